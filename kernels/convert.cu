@@ -55,8 +55,8 @@ __global__ void yuv_to_rgbf_kernel(YuvFrame src, T* out, YuvToRgbCoeffs k, bool 
   const int y = blockIdx.y * blockDim.y + threadIdx.y;
   if (x >= src.width || y >= src.height) return;
   const ChromaAt c = chroma_at(src, x >> 1, y >> 1);
-  const float yy = (static_cast<float>(src.planes[0].data[y * src.planes[0].stride + x]) - k.y_off) *
-                   k.y_scale;
+  const float yy =
+      (static_cast<float>(src.planes[0].data[y * src.planes[0].stride + x]) - k.y_off) * k.y_scale;
   const float cu = (static_cast<float>(*c.u) - 128.0f) * k.c_scale;
   const float cv = (static_cast<float>(*c.v) - 128.0f) * k.c_scale;
   const size_t plane = static_cast<size_t>(src.width) * src.height;
@@ -89,8 +89,10 @@ __global__ void rgb24_to_yuv_kernel(const uint8_t* rgb, YuvFrame dst, RgbToYuvFi
   }
   const int cbias = (128 << (kFixedShift + 2)) + (1 << (kFixedShift + 1));
   const ChromaAt c = chroma_at(dst, cx, cy);
-  *const_cast<uint8_t*>(c.u) = clamp_u8((k.m[3] * sr + k.m[4] * sg + k.m[5] * sb + cbias) >> (kFixedShift + 2));
-  *const_cast<uint8_t*>(c.v) = clamp_u8((k.m[6] * sr + k.m[7] * sg + k.m[8] * sb + cbias) >> (kFixedShift + 2));
+  *const_cast<uint8_t*>(c.u) =
+      clamp_u8((k.m[3] * sr + k.m[4] * sg + k.m[5] * sb + cbias) >> (kFixedShift + 2));
+  *const_cast<uint8_t*>(c.v) =
+      clamp_u8((k.m[6] * sr + k.m[7] * sg + k.m[8] * sb + cbias) >> (kFixedShift + 2));
 }
 
 }  // namespace

@@ -16,8 +16,9 @@ struct DeviceTaps {
 };
 
 // One thread per output sample (x, y, channel) of one plane; letterbox bars are filled here too.
-__global__ void resize_plane_kernel(Plane src, Plane dst, int dst_x, int dst_y, int dst_w, int dst_h,
-                                    DeviceTaps tx, DeviceTaps ty, uint8_t fill0, uint8_t fill1) {
+__global__ void resize_plane_kernel(Plane src, Plane dst, int dst_x, int dst_y, int dst_w,
+                                    int dst_h, DeviceTaps tx, DeviceTaps ty, uint8_t fill0,
+                                    uint8_t fill1) {
   const int ch = dst.channels;
   const int xs = blockIdx.x * blockDim.x + threadIdx.x;  // sample index in the row
   const int y = blockIdx.y * blockDim.y + threadIdx.y;

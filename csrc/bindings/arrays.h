@@ -23,8 +23,7 @@ struct ArrayArg {
 ArrayArg array_arg(py::handle obj, const char* name, bool writable);
 
 // A new C-contiguous array on `device`: a numpy array or a DeviceArray.
-py::object new_array(Device device, const std::vector<int64_t>& shape, DType dtype,
-                     ArrayArg* view);
+py::object new_array(Device device, const std::vector<int64_t>& shape, DType dtype, ArrayArg* view);
 
 const char* dtype_name(DType d);
 DType parse_dtype(const std::string& s, const char* arg);

@@ -1,5 +1,7 @@
 // DeviceArray: CUDA memory owned by lpengine, exposed through __cuda_array_interface__ so torch
 // and cupy can wrap it without a copy. Registered only in CUDA builds.
+#include "core/device.h"
+
 #include <pybind11/stl.h>
 
 #include <memory>
@@ -7,7 +9,6 @@
 
 #include "bindings/arrays.h"
 #include "core/check.h"
-#include "core/device.h"
 #include "core/dispatch.h"
 
 namespace lpengine {
@@ -62,8 +63,9 @@ class DeviceArray {
 }  // namespace
 
 void register_device(py::module_& m) {
-  m.def("cuda_device_count", [] { return kCudaCompiled ? cuda_device_count() : 0; },
-        "CUDA devices this process can use (0 without a driver or a CUDA build).");
+  m.def(
+      "cuda_device_count", [] { return kCudaCompiled ? cuda_device_count() : 0; },
+      "CUDA devices this process can use (0 without a driver or a CUDA build).");
   if (!kCudaCompiled) return;
   m.def("cuda_device_info", [](int index) {
     LP_CHECK_ARG(index >= 0 && index < cuda_device_count(), "index", "a CUDA device index", index);
@@ -86,7 +88,8 @@ void register_device(py::module_& m) {
           py::arg("shape"), py::arg("dtype") = "uint8")
       .def_static("from_host", &DeviceArray::from_host, py::arg("array"))
       .def("to_host", &DeviceArray::to_host)
-      .def_property_readonly("shape", [](const DeviceArray& d) { return py::tuple(py::cast(d.shape_)); })
+      .def_property_readonly("shape",
+                             [](const DeviceArray& d) { return py::tuple(py::cast(d.shape_)); })
       .def_property_readonly("dtype", [](const DeviceArray& d) { return dtype_name(d.dtype_); })
       .def_property_readonly("nbytes", &DeviceArray::nbytes)
       .def_property_readonly("__cuda_array_interface__", &DeviceArray::interface);

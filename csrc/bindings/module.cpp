@@ -36,7 +36,8 @@ py::dict compiled_features() {
   size_t pos = 0;
   while (pos <= all.size()) {
     const size_t next = all.find(',', pos);
-    const std::string a = all.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    const std::string a =
+        all.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
     if (!a.empty()) archs.append(a);
     if (next == std::string::npos) break;
     pos = next + 1;

@@ -19,9 +19,9 @@ template <typename Got>
   throw ArgError(msg.str());
 }
 
-#define LP_CHECK_ARG(cond, arg, expected, got)                                                     \
-  do {                                                                                             \
-    if (!(cond)) ::lpengine::arg_error(arg, expected, got);                                        \
+#define LP_CHECK_ARG(cond, arg, expected, got)              \
+  do {                                                      \
+    if (!(cond)) ::lpengine::arg_error(arg, expected, got); \
   } while (0)
 
 }  // namespace lpengine

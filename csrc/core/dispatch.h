@@ -8,17 +8,18 @@ namespace lpengine {
 
 #ifdef LPENGINE_WITH_CUDA
 constexpr bool kCudaCompiled = true;
-#define LP_DISPATCH(device, name, ...)                                                             \
+#define LP_DISPATCH(device, name, ...) \
   ((device) == ::lpengine::Device::CUDA ? name##_cuda(__VA_ARGS__) : name##_cpu(__VA_ARGS__))
 #else
 constexpr bool kCudaCompiled = false;
-#define LP_DISPATCH(device, name, ...)                                                             \
-  ((device) == ::lpengine::Device::CUDA ? ::lpengine::cuda_not_compiled(#name)                     \
+#define LP_DISPATCH(device, name, ...)                                         \
+  ((device) == ::lpengine::Device::CUDA ? ::lpengine::cuda_not_compiled(#name) \
                                         : name##_cpu(__VA_ARGS__))
 #endif
 
 [[noreturn]] inline void cuda_not_compiled(const char* op) {
-  throw ArgError(std::string(op) + ": got device memory, but lpengine._core was built without CUDA");
+  throw ArgError(std::string(op) +
+                 ": got device memory, but lpengine._core was built without CUDA");
 }
 
 // Hot CPU loops get one clone per x86-64 level, picked at load time, so a portable wheel

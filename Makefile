@@ -1,0 +1,30 @@
+# One target per habit, used by people and CI alike (see README).
+PY ?= python
+CXX_SOURCES := $(shell find csrc kernels -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh')
+
+.PHONY: check lint format typecheck test bench-smoke bench
+
+check: lint typecheck test
+
+lint:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	clang-format --dry-run -Werror $(CXX_SOURCES)
+
+format:
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+	clang-format -i $(CXX_SOURCES)
+
+typecheck:
+	$(PY) -m mypy
+
+test:
+	$(PY) -m pytest
+
+bench-smoke:
+	$(PY) -m pytest tests/bench
+
+bench:
+	$(PY) -m bench.ops.bench_resize
+	$(PY) -m bench.ops.bench_convert

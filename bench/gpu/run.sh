@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# GPU checks for a lent GPU machine (no package registry there): a CUDA build of lpengine, the
+# GPU tests, and the benches with their CUDA columns. Results land in $OUT (default ./gpu-results).
+#
+# Prepare on a machine with PyPI (the GPU image has Python 3.12, numpy and torch, not these):
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#     scikit-build-core pybind11 av hypercorn starlette h11 h2 hpack hyperframe priority wsproto \
+#     pytest hypothesis httpx httpcore anyio sniffio pluggy iniconfig sortedcontainers
+# then run with carry=[".whl"]:  bash bench/gpu/run.sh
+set -uo pipefail
+OUT=${OUT:-$PWD/gpu-results}
+mkdir -p "$OUT"
+PY=${PY:-python3}
+nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1
+if [ -d .whl ]; then
+  $PY -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl >"$OUT/deps.log" 2>&1
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+# One architecture keeps the build short; LPENGINE_CUDA=ON fails loudly without a toolkit.
+export LPENGINE_CUDA=ON LPENGINE_CUDA_ARCHS=${LPENGINE_CUDA_ARCHS:-90-real}
+$PY -m pip install -q --no-build-isolation --no-deps --no-index --target /tmp/lpengine . \
+  >"$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
+export PYTHONPATH=/tmp/lpengine:$PYTHONPATH
+$PY -c "import lpengine, json; print(json.dumps(lpengine.compiled_features()))" | tee "$OUT/features.json"
+$PY -m pytest -p no:cacheprovider -m gpu -rs -q tests >"$OUT/gpu-tests.txt" 2>&1
+tests=$?
+tail -5 "$OUT/gpu-tests.txt"
+for b in bench_resize bench_convert; do
+  $PY -m bench.ops.$b --iterations 100 | tee "$OUT/$b.jsonl"
+done
+exit $tests

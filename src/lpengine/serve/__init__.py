@@ -1,0 +1,1 @@
+"""The server: parses the wire format, calls the Engine, writes the wire format back."""

@@ -1,0 +1,87 @@
+"""Helpers the tests import: generated frames, a free port, GPU detection."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from lpengine import _native
+
+
+def random_frame(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A 4:2:0 frame [height * 3 / 2, width] with noise, flat areas and the extreme codes."""
+    f = rng.integers(0, 256, (height * 3 // 2, width), dtype=np.uint8)
+    f[: height // 4] = 0
+    f[-1:] = 255
+    return f
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+needs_gpu = pytest.mark.skipif(
+    _native.cuda_device_count() == 0,
+    reason=f"no CUDA GPU on this machine (CUDA build: {_native.HAS_CUDA}); "
+    "run bench/gpu/run.sh on a GPU machine",
+)
+
+
+class ServerProcess:
+    """`python -m lpengine.serve` in a subprocess: started, awaited by its log line, drained."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lpengine.serve",
+                "-serviceAddr",
+                f"127.0.0.1:{self.port}",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+        self.lines: list[str] = []
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:  # the server says when it listens: no sleeping, no polling
+            self.lines.append(line)
+            if "Running on" in line:
+                break
+        else:
+            self.proc.wait()
+            self.proc.stdout.close()
+            raise RuntimeError("server exited before listening:\n" + self.log)
+        # Keep reading so a chatty server never blocks on a full pipe.
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, timeout_s: float = 10) -> int:
+        self.proc.terminate()
+        code = self.proc.wait(timeout=timeout_s)
+        self._reader.join(timeout_s)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return code
