@@ -4,8 +4,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace lpengine {
@@ -65,14 +67,23 @@ class Pool {
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [this] { return pending_ == 0; });
     job_ = nullptr;
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
 
  private:
+  // NOTE: an exception (say bad_alloc) must not escape a worker thread, which would terminate
+  // the process: the first one is kept, the remaining chunks are skipped, the caller rethrows it.
   void drain() {
     for (;;) {
       const int64_t begin = next_.fetch_add(job_step_);
       if (begin >= job_n_) return;
-      (*job_)(begin, std::min(job_n_, begin + job_step_));
+      try {
+        (*job_)(begin, std::min(job_n_, begin + job_step_));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = std::current_exception();
+        next_.store(job_n_);
+      }
     }
   }
 
@@ -115,6 +126,7 @@ class Pool {
   int pending_ = 0;
   uint64_t generation_ = 0;
   bool stop_ = false;
+  std::exception_ptr error_;
   static thread_local bool in_worker_;
 };
 
