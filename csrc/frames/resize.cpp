@@ -2,36 +2,62 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/dispatch.h"
 
 namespace lpengine {
 
+namespace {
+
+// Source samples output i reads before any edge shift, and their weights as fractions. Both
+// passes of axis_taps evaluate the same expressions, so the weights come out the same each time.
+struct TapSpan {
+  double s, crop_start;
+  int in_size;
+  bool area;  // s > 1
+
+  // First sample and count; with area, a = the interval's start, else f = the bilinear fraction.
+  int first(int i, int* count, double* a_or_f) const {
+    if (area) {
+      const double a = crop_start + i * s;
+      const int j0 = std::max(0, static_cast<int>(std::floor(a)));
+      const int j1 = std::min(in_size - 1, static_cast<int>(std::ceil(a + s)) - 1);
+      *count = std::max(0, j1 - j0 + 1);
+      *a_or_f = a;
+      return j0;
+    }
+    const double c = std::min(std::max(crop_start + (i + 0.5) * s - 0.5, 0.0), in_size - 1.0);
+    const int j0 = static_cast<int>(std::floor(c));
+    *count = j0 + 1 < in_size ? 2 : 1;
+    *a_or_f = c - j0;
+    return j0;
+  }
+
+  double weight(int j0, int k, double a_or_f) const {
+    if (area) {
+      const double a = a_or_f;
+      const double b = a + s;
+      const int j = j0 + k;
+      return std::max(0.0, std::min(b, j + 1.0) - std::max(a, static_cast<double>(j))) / s;
+    }
+    return k == 0 ? 1.0 - a_or_f : a_or_f;
+  }
+};
+
+}  // namespace
+
 AxisTaps axis_taps(int in_size, int out_size, double crop_start, double crop_len) {
   const double s = crop_len / out_size;
-  std::vector<int> first(out_size);
-  std::vector<std::vector<double>> rows(out_size);
+  const TapSpan span{s, crop_start, in_size, s > 1.0};
   int taps = 1;
   for (int i = 0; i < out_size; ++i) {
-    std::vector<double>& w = rows[i];
-    if (s > 1.0) {
-      const double a = crop_start + i * s;
-      const double b = a + s;
-      const int j0 = std::max(0, static_cast<int>(std::floor(a)));
-      const int j1 = std::min(in_size - 1, static_cast<int>(std::ceil(b)) - 1);
-      first[i] = j0;
-      for (int j = j0; j <= j1; ++j)
-        w.push_back(std::max(0.0, std::min(b, j + 1.0) - std::max(a, static_cast<double>(j))) / s);
-    } else {
-      const double c = std::min(std::max(crop_start + (i + 0.5) * s - 0.5, 0.0), in_size - 1.0);
-      const int j0 = static_cast<int>(std::floor(c));
-      const double f = c - j0;
-      first[i] = j0;
-      w.push_back(1.0 - f);
-      if (j0 + 1 < in_size) w.push_back(f);
-    }
-    taps = std::max(taps, static_cast<int>(w.size()));
+    int count;
+    double param;
+    span.first(i, &count, &param);
+    taps = std::max(taps, count);
   }
   taps = std::min(taps, in_size);
   AxisTaps t;
@@ -39,25 +65,63 @@ AxisTaps axis_taps(int in_size, int out_size, double crop_start, double crop_len
   t.start.resize(out_size);
   t.weight.assign(static_cast<size_t>(out_size) * taps, 0);
   for (int i = 0; i < out_size; ++i) {
-    const std::vector<double>& w = rows[i];
+    int count;
+    double param;
+    const int first = span.first(i, &count, &param);
     double total = 0;
-    for (double v : w) total += v;
+    for (int k = 0; k < count; ++k) total += span.weight(first, k, param);
     // Shift the window left at the far edge so every tap reads inside the source.
-    const int start = std::min(first[i], in_size - taps);
+    const int start = std::min(first, in_size - taps);
     t.start[i] = start;
     // Quantize the running sum, so each weight is within one unit and the row sums to 1 << 14.
+    int16_t* w = &t.weight[static_cast<size_t>(i) * taps + (first - start)];
     double run = 0;
     int prev = 0;
-    for (size_t k = 0; k < w.size(); ++k) {
-      run += w[k] / total;
-      const int q = k + 1 == w.size() ? 1 << 14 : static_cast<int>(std::lround(run * (1 << 14)));
-      t.weight[static_cast<size_t>(i) * taps + (first[i] - start) + k] =
-          static_cast<int16_t>(q - prev);
+    for (int k = 0; k < count; ++k) {
+      run += span.weight(first, k, param) / total;
+      const int q = k + 1 == count ? 1 << 14 : static_cast<int>(std::lround(run * (1 << 14)));
+      w[k] = static_cast<int16_t>(q - prev);
       prev = q;
     }
   }
   return t;
 }
+
+namespace {
+
+// Every call for a ladder plans the same tables (U and V twice per call), and building them
+// costs more than a copy, so the most recently used ones are kept.
+AxisTaps cached_axis_taps(int in_size, int out_size, double crop_start, double crop_len) {
+  struct Entry {
+    int in_size, out_size;
+    double crop_start, crop_len;
+    std::shared_ptr<const AxisTaps> taps;
+  };
+  constexpr size_t kEntries = 32;
+  static std::mutex mu;
+  static std::vector<Entry> cache;  // least recently used first
+  std::shared_ptr<const AxisTaps> hit;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (size_t k = 0; k < cache.size(); ++k) {
+      const Entry& e = cache[k];
+      if (e.in_size == in_size && e.out_size == out_size && e.crop_start == crop_start &&
+          e.crop_len == crop_len) {
+        hit = e.taps;
+        std::rotate(cache.begin() + k, cache.begin() + k + 1, cache.end());
+        break;
+      }
+    }
+  }
+  if (hit) return *hit;
+  auto taps = std::make_shared<const AxisTaps>(axis_taps(in_size, out_size, crop_start, crop_len));
+  std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() == kEntries) cache.erase(cache.begin());
+  cache.push_back({in_size, out_size, crop_start, crop_len, taps});
+  return *taps;
+}
+
+}  // namespace
 
 ResizeGeometry resize_geometry(int src_w, int src_h, int dst_w, int dst_h, ResizeMode mode) {
   ResizeGeometry g;
@@ -97,8 +161,8 @@ std::vector<PlaneJob> plan_resize(const YuvFrame& src, const std::vector<YuvFram
       j.dst_y = g.dst_y / div;
       j.dst_w = g.dst_w / div;
       j.dst_h = g.dst_h / div;
-      j.x = axis_taps(j.src.width, j.dst_w, g.crop_x / div, g.crop_w / div);
-      j.y = axis_taps(j.src.height, j.dst_h, g.crop_y / div, g.crop_h / div);
+      j.x = cached_axis_taps(j.src.width, j.dst_w, g.crop_x / div, g.crop_w / div);
+      j.y = cached_axis_taps(j.src.height, j.dst_h, g.crop_y / div, g.crop_h / div);
       j.fill[0] = j.fill[1] = p == 0 ? (full_range ? 0 : 16) : 128;
       jobs.push_back(std::move(j));
     }
