@@ -2,7 +2,7 @@
 PY ?= python
 CXX_SOURCES := $(shell find csrc kernels -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh')
 
-.PHONY: check lint format typecheck test bench-smoke bench
+.PHONY: check lint format typecheck test bench-smoke bench proto
 
 check: lint typecheck test
 
@@ -28,3 +28,8 @@ bench-smoke:
 bench:
 	$(PY) -m bench.ops.bench_resize
 	$(PY) -m bench.ops.bench_convert
+	$(PY) -m bench.serve.bench_discovery
+
+# Regenerate src/lpengine/net/ from proto/lp_rpc.proto (grpcio-tools pinned in the [test] extra).
+proto:
+	$(PY) scripts/gen_proto.py

@@ -1,15 +1,18 @@
-"""Helpers the tests import: generated frames, a free port, GPU detection."""
+"""Helpers the tests import: generated frames, a free port, GPU detection, the server."""
 
 from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 
+import grpc
 import numpy as np
 import pytest
+from google.protobuf.message import Message
 
 from lpengine import _native
 
@@ -36,11 +39,18 @@ needs_gpu = pytest.mark.skipif(
 
 
 class ServerProcess:
-    """`python -m lpengine.serve` in a subprocess: started, awaited by its log line, drained."""
+    """`python -m lpengine.serve` in a subprocess: started, awaited by its log line, drained.
+
+    `url` is the TLS service port (gRPC + HTTPS), `cli_url` the operator API.
+    """
+
+    READY = "lpengine listening"
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.cli_port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.cli_url = f"http://127.0.0.1:{self.cli_port}"
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -48,6 +58,8 @@ class ServerProcess:
                 "lpengine.serve",
                 "-serviceAddr",
                 f"127.0.0.1:{self.port}",
+                "-cliAddr",
+                f"127.0.0.1:{self.cli_port}",
                 *args,
             ],
             stdout=subprocess.PIPE,
@@ -59,7 +71,7 @@ class ServerProcess:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:  # the server says when it listens: no sleeping, no polling
             self.lines.append(line)
-            if "Running on" in line:
+            if self.READY in line:
                 break
         else:
             self.proc.wait()
@@ -68,6 +80,7 @@ class ServerProcess:
         # Keep reading so a chatty server never blocks on a full pipe.
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
+        self._pem: bytes | None = None
 
     def _drain(self) -> None:
         assert self.proc.stdout is not None
@@ -78,6 +91,19 @@ class ServerProcess:
     def log(self) -> str:
         return "".join(self.lines)
 
+    @property
+    def pem(self) -> bytes:
+        """The certificate the service port presents (what the SDK pins)."""
+        if self._pem is None:
+            self._pem = ssl.get_server_certificate(("127.0.0.1", self.port)).encode()
+        return self._pem
+
+    def grpc_channel(self) -> grpc.Channel:
+        """A TLS channel that trusts the server's own certificate, as the SDK does."""
+        credentials = grpc.ssl_channel_credentials(root_certificates=self.pem)
+        options = [("grpc.ssl_target_name_override", "127.0.0.1")]
+        return grpc.secure_channel(f"127.0.0.1:{self.port}", credentials, options=options)
+
     def stop(self, timeout_s: float = 10) -> int:
         self.proc.terminate()
         code = self.proc.wait(timeout=timeout_s)
@@ -85,3 +111,13 @@ class ServerProcess:
         assert self.proc.stdout is not None
         self.proc.stdout.close()
         return code
+
+
+def unary(channel: grpc.Channel, method: str, reply: type[Message]) -> grpc.UnaryUnaryMultiCallable:
+    """A unary call on `channel`, e.g. unary(ch, "GetOrchestrator", pb.OrchestratorInfo)."""
+    path = method if method.startswith("/") else f"/net.Orchestrator/{method}"
+    return channel.unary_unary(
+        path,
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=reply.FromString,
+    )

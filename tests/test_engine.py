@@ -1,8 +1,23 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from lpengine import Engine, EngineConfig, envs
+from lpengine.ai.model_config import AIModelConfig
+from lpengine.auth_token import AuthToken, AuthTokenError
+from lpengine.capabilities import CapabilitySet, encode_bitstring
+from lpengine.config import ChainConfig
+from lpengine.discovery import OrchestratorRequest
+from lpengine.payment import (
+    CredentialsError,
+    Payment,
+    PaymentError,
+    SegmentCredentials,
+    TicketParams,
+)
+from lpengine.pricing import Price
 
 
 def test_engine_embeds_without_a_server(tmp_path):
@@ -32,3 +47,97 @@ def test_env_vars_are_declared_once_and_typed(monkeypatch):
     monkeypatch.setenv("LPENGINE_DISABLE_NATIVE", "maybe")
     with pytest.raises(ValueError, match="LPENGINE_DISABLE_NATIVE"):
         envs.LPENGINE_DISABLE_NATIVE.get()
+
+
+@pytest.fixture
+def engine(tmp_path):
+    with Engine(EngineConfig(data_dir=tmp_path, max_sessions=1)) as e:
+        yield e
+
+
+def creds(token=None, **kwargs):
+    return SegmentCredentials(auth_token=token, **kwargs)
+
+
+def test_advertises_what_the_codec_probe_proved(engine):
+    advertised = engine.capabilities.advertised()
+    assert set(advertised.capacities) == set(engine.codecs.proven)
+    assert advertised.version and advertised.mandatories == ()
+    status = engine.status()
+    assert status["capabilities"]["H.264"] == 1 and "Storage S3" in status["not_advertised"]
+
+
+def test_end_transcoding_session(engine):
+    token = engine.get_orchestrator(OrchestratorRequest()).auth_token
+    engine.sessions.open(token.session_id)
+    engine.end_transcoding_session(token)
+    assert not engine.sessions.is_open(token.session_id)
+    forged = AuthToken(bytes(32), token.session_id, token.expiration)
+    for bad in (forged, None):
+        with pytest.raises(AuthTokenError, match=r"^Invalid auth token$"):
+            engine.end_transcoding_session(bad)
+
+
+def test_segment_credentials_checks_in_gos_order(engine):
+    token = engine.get_orchestrator(OrchestratorRequest()).auth_token
+    assert engine.check_segment_credentials(creds(token)) == token
+    cases = [
+        (creds(token, duration_ms=300_001), "invalid duration"),
+        (creds(token, duration_ms=-1), "invalid duration"),
+        (
+            creds(token, capabilities=CapabilitySet(bitstring=encode_bitstring([5]))),
+            "incompatible capabilities",
+        ),
+        (creds(None), "missing auth token"),
+        (creds(AuthToken(bytes(32), token.session_id, token.expiration)), "invalid auth token"),
+    ]
+    for c, text in cases:
+        with pytest.raises(CredentialsError, match=f"^{text}$"):
+            engine.check_segment_credentials(c)
+    engine.sessions.open("someone-else")  # max_sessions=1: full
+    with pytest.raises(CredentialsError, match=r"^OrchestratorCapped$"):
+        engine.check_segment_credentials(creds(token))
+    engine.sessions.end("someone-else")
+    engine.sessions.open(token.session_id)  # now full with the token's own session,
+    assert engine.check_segment_credentials(creds(token)) == token  # which is never capped
+
+
+def test_payments_off_chain(engine):
+    token = engine.get_orchestrator(OrchestratorRequest()).auth_token
+    info = engine.receive_payment(Payment(), creds(token, manifest_id=b"abcd"))
+    assert info.auth_token == token  # the original token: new ones come from GetOrchestrator
+    assert info.transcoder == engine.config.service_uri
+    tickets = Payment(ticket_params=TicketParams(face_value=10**15), sender=b"\x01" * 20)
+    with pytest.raises(PaymentError, match="off-chain"):
+        engine.receive_payment(tickets, creds(token, manifest_id=b"abcd"))
+    assert engine.metrics.value("lpengine_payments_total", result="accepted") == 1
+    assert engine.metrics.value("lpengine_payments_total", result="refused") == 1
+    assert not tickets.is_empty and Payment(sender=b"\x01" * 20).is_empty
+
+
+def test_ping_signs_empty_off_chain(engine):
+    assert engine.ping(b"anything") == b""  # go's off-chain signature (protocol.md §6)
+
+
+def test_inactive_settings_are_reported(tmp_path, caplog):
+    config = EngineConfig(
+        data_dir=tmp_path,
+        chain=ChainConfig(eth_url="https://rpc.example", ticket_ev_wei=10**12),
+        ai_models=(AIModelConfig("text-to-image", "sdxl", warm=True),),
+        price=Price.parse("1000"),
+    )
+    with caplog.at_level(logging.WARNING, logger="lpengine"), Engine(config) as e:
+        assert e.status()["inactive_settings"] == ["-ethUrl", "-ticketEV"]
+        assert 2 not in e.capabilities.advertised().per_capability
+    text = caplog.text
+    assert "-ethUrl is set but chain support is not built yet" in text
+    assert "text-to-image/sdxl is not advertised" in text
+    assert "quoted but not charged" in text
+
+
+def test_config_checks_the_service_uri(tmp_path):
+    for bad in ("127.0.0.1:8935", "https://host", "https://host:8935/path", "ftp://h:1"):
+        with pytest.raises(ValueError, match="service_uri"):
+            EngineConfig(data_dir=tmp_path, service_uri=bad)
+    with pytest.raises(ValueError, match="maxSessions"):
+        EngineConfig(data_dir=tmp_path, max_sessions=0)

@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from lpengine import envs
+from lpengine.ai.model_config import AIModelConfig
+from lpengine.pricing import ZERO, Price
+from lpengine.sessions import DEFAULT_MAX_SESSIONS, MaxSessions, parse_max_sessions
 
 DEFAULT_HTTP_PORT = 8935
 DEFAULT_CLI_PORT = 7935
+NETWORKS = ("offchain",)  # on-chain networks arrive with the chain module
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """go-livepeer's chain and ticket flags: validated and kept, not used until the chain and
+    payments modules are built (the engine logs that they are inactive)."""
+
+    eth_url: str | None = None
+    eth_addr: str | None = None
+    eth_orch_addr: str | None = None
+    max_face_value_wei: int | None = None
+    ticket_ev_wei: int | None = None
+
+    def inactive(self) -> list[str]:
+        """The flags that were set but have no effect yet."""
+        names = {
+            "eth_url": "-ethUrl",
+            "eth_addr": "-ethAddr",
+            "eth_orch_addr": "-ethOrchAddr",
+            "max_face_value_wei": "-maxFaceValue",
+            "ticket_ev_wei": "-ticketEV",
+        }
+        return [flag for attr, flag in names.items() if getattr(self, attr) is not None]
 
 
 @dataclass(frozen=True)
@@ -19,17 +48,47 @@ class EngineConfig:
     models_dir: Path = field(default_factory=envs.LPENGINE_MODELS_DIR.get)
     network: str = "offchain"
     num_threads: int = field(default_factory=envs.LPENGINE_NUM_THREADS.get)
+    # The base URI gateways reach this node at (OrchestratorInfo.transcoder): https://host:port.
+    service_uri: str = f"https://127.0.0.1:{DEFAULT_HTTP_PORT}"
+    nodes: tuple[str, ...] = ()  # other instances of this orchestrator
+    max_sessions: MaxSessions = DEFAULT_MAX_SESSIONS
+    price: Price = ZERO  # -pricePerUnit / -pixelsPerUnit
+    pixels_per_unit: int = 1  # -pixelsPerUnit: also divides AI model prices that lack their own
+    price_per_gateway: Mapping[str, Price] = field(default_factory=dict)
+    auto_adjust_price: bool = True
+    ai_models: tuple[AIModelConfig, ...] = ()
+    orch_secret: str | None = field(default=None, repr=False)
+    chain: ChainConfig = field(default_factory=ChainConfig)
+    monitor: bool = False
 
     def __post_init__(self) -> None:
         if self.num_threads < 0:
             raise ValueError(
                 f"num_threads: expected >= 0 (0 = one per core), got {self.num_threads}"
             )
-        if self.network != "offchain":
+        if self.network not in NETWORKS:
             raise ValueError(
                 "network: expected 'offchain' (chain support is not built yet), "
                 f"got {self.network!r}"
             )
+        check_service_uri(self.service_uri, "service_uri")
+        for node in self.nodes:
+            check_service_uri(node, "nodes")
+        parse_max_sessions(self.max_sessions)
+
+
+def check_service_uri(uri: str, what: str) -> str:
+    """https://host:port (or http://), no path: what gateways and the SDK accept (§12.1)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{what}: expected https://host:port, got {uri!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"{what}: expected https://host:port without a path, got {uri!r}")
+    return uri
 
 
 @dataclass(frozen=True)
@@ -38,7 +97,13 @@ class ServeConfig:
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_HTTP_PORT
+    plain_host: str | None = None  # -httpAddr http://host:port: h2c + HTTP/1.1 without TLS
+    plain_port: int = 0
+    cli_host: str = "127.0.0.1"
+    cli_port: int = DEFAULT_CLI_PORT
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port: expected 0..65535, got {self.port}")
+        for name in ("port", "plain_port", "cli_port"):
+            value = getattr(self, name)
+            if not 0 <= value <= 65535:
+                raise ValueError(f"{name}: expected 0..65535, got {value}")

@@ -1,35 +1,93 @@
 """Engine: the embeddable object every host (and the server) talks to.
 
-It owns the machine's resources; workloads (transcoding, AI, live, BYOC) attach to it as they are
-built. A host process uses it directly:
+It owns the machine's resources and everything a gateway can ask for; workloads (transcoding,
+AI, live, BYOC) attach to it as they are built. A host process uses it directly:
 
     with lpengine.Engine() as engine:
-        print(engine.features)
+        info = engine.get_orchestrator(OrchestratorRequest())
 """
 
 from __future__ import annotations
 
 import logging
+import socket
+from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any
 
 from lpengine import _native, hardware
+from lpengine.auth_token import AuthToken, AuthTokenError, AuthTokens
+from lpengine.capabilities import capability_name
+from lpengine.capability_registry import CapabilityRegistry
 from lpengine.config import EngineConfig
+from lpengine.discovery import Discovery, OrchestratorInfo, OrchestratorRequest
+from lpengine.media import codecs
+from lpengine.metrics import Metrics
+from lpengine.payment import (
+    MAX_SEGMENT_DURATION_MS,
+    CredentialsError,
+    Payment,
+    PaymentError,
+    SegmentCredentials,
+)
+from lpengine.pricing import Price, PriceBook, PriceInfo
+from lpengine.sessions import DEFAULT_MAX_SESSIONS, MaxSessions, OrchestratorCapped, Sessions
 
 log = logging.getLogger(__name__)
 
 
+def node_version() -> str:
+    """The version advertised in Capabilities.version (gateways compare it to a minVersion)."""
+    try:
+        return version("lpengine")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0.0.0"
+
+
 class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
-        self.config = config or EngineConfig()
-        if self.config.num_threads and _native.HAS_NATIVE:
-            _native.core.set_num_threads(self.config.num_threads)
+        self.config = config = config or EngineConfig()
+        if config.num_threads and _native.HAS_NATIVE:
+            _native.core.set_num_threads(config.num_threads)
         self.hardware = hardware.detect()
         self.features: dict[str, Any] = _native.compiled_features()
+        self.metrics = Metrics(node_id=socket.gethostname())
+        self.capabilities = CapabilityRegistry(version=node_version())
+        self.sessions = Sessions(config.max_sessions)
+        self.prices = PriceBook(
+            config.price,
+            config.price_per_gateway,
+            {
+                (m.gateway, m.capability, m.model_id): price
+                for m in config.ai_models
+                if (price := m.price(config.pixels_per_unit)) is not None
+            },
+            fixed_point=config.auto_adjust_price,
+        )
+        self.tokens = AuthTokens.load_or_create(config.data_dir)
+        self.discovery = Discovery(
+            registry=self.capabilities,
+            prices=self.prices,
+            tokens=self.tokens,
+            sessions=self.sessions,
+            service_uri=config.service_uri,
+            gpus=self.hardware.gpus,
+            nodes=config.nodes,
+            on_quote=self._record_quote,
+        )
+        self.codecs = codecs.probe(self.hardware)
+        self.capabilities.publish("transcoding", codecs.transcoding_offer(self.codecs))
+        # NOTE: go-livepeer's default; the transcoding workload will report its measured capacity.
+        self.sessions.set_auto_capacity("transcoding", DEFAULT_MAX_SESSIONS)
+        self._register_metrics()
         self._closed = False
         log.info(
             "engine ready: %s; native core %s", self.hardware.describe(), self.describe_features()
         )
+        log.info("advertising: %s", self.capabilities.describe())
+        for cap, why in sorted(self.codecs.missing.items()):
+            log.info("not advertised: %s (%d): %s", capability_name(cap), cap, why)
+        self._report_inactive()
 
     def describe_features(self) -> str:
         f = self.features
@@ -43,17 +101,167 @@ class Engine:
         simd = ",".join(f["cpu_simd"]) or "baseline x86-64"
         return f"{f['version']} (cpu {simd}, {f['threads']} threads; {cuda})"
 
+    def _report_inactive(self) -> None:
+        """Says which settings are stored but have no effect yet, so nobody relies on them."""
+        c = self.config
+        for flag in c.chain.inactive():
+            log.warning("%s is set but chain support is not built yet: stored, not used", flag)
+        if c.orch_secret is not None:
+            log.warning("-orchSecret is set but remote workers and BYOC are not built yet")
+        for m in c.ai_models:
+            log.warning(
+                "aiModels: %s/%s is not advertised: lpengine cannot run %s pipelines yet",
+                m.pipeline,
+                m.model_id,
+                "external-runner" if m.url else m.pipeline,
+            )
+        if self.prices.is_priced:
+            log.warning(
+                "prices are quoted but not charged: off-chain there are no tickets to pay with"
+            )
+
+    # --- what gateways ask for -------------------------------------------------------------
+
+    def get_orchestrator(self, request: OrchestratorRequest) -> OrchestratorInfo:
+        """GetOrchestrator: raises DiscoveryError with the text gateways see."""
+        return self.discovery.get_orchestrator(request)
+
+    def sign(self, message: bytes) -> bytes:
+        """The node's signature over keccak256(message).
+
+        NOTE: off-chain there is no ETH key and go-livepeer signs with an empty signature
+        (protocol.md §6); the chain module will provide the key signer.
+        """
+        del message
+        return b""
+
+    def ping(self, value: bytes) -> bytes:
+        """Ping: the reply value is the node's signature over the request value."""
+        return self.sign(value)
+
+    def end_transcoding_session(self, token: AuthToken | None) -> None:
+        """Ends the session `token` names; raises AuthTokenError('Invalid auth token') if forged."""
+        if token is None or not self.tokens.is_authentic(token):
+            raise AuthTokenError("Invalid auth token")
+        if self.sessions.end(token.session_id):
+            log.info("ended session %s", token.session_id)
+
+    def check_segment_credentials(self, creds: SegmentCredentials) -> AuthToken:
+        """The checks every paid call makes on Livepeer-Segment (protocol.md §4.2, steps 2-6)."""
+        if not 0 <= creds.duration_ms <= MAX_SEGMENT_DURATION_MS:
+            raise CredentialsError("invalid duration")
+        # NOTE: step 3, the gateway's signature over the segment, is skipped off-chain (as in go).
+        wanted = creds.capabilities
+        if wanted is not None and not wanted.compatible_with(self.capabilities.advertised()):
+            raise CredentialsError("incompatible capabilities")
+        try:
+            token = self.tokens.check(creds.auth_token)
+            self.sessions.check_capacity(token.session_id)
+        except (AuthTokenError, OrchestratorCapped) as err:
+            raise CredentialsError(str(err)) from None
+        return token
+
+    def process_payment(self, payment: Payment, manifest_id: str) -> None:
+        """Credits `payment` to the balance of `manifest_id`; raises PaymentError if refused.
+
+        The seam the payments module plugs into: on-chain this becomes
+        `lpengine.pm.PaymentReceiver.process_payment(payment, manifest_id)` (the plain
+        `Payment` satisfies its `PaymentLike`), raising PaymentError with the outcome's text.
+        Off-chain the only acceptable payment is the empty one the SDK sends; go would ignore
+        tickets silently, lpengine refuses them so that a misconfigured gateway learns its
+        tickets are worth nothing here.
+        """
+        if payment.is_empty:
+            return
+        raise PaymentError(
+            f"payment refused for {manifest_id or 'this session'}: this orchestrator runs "
+            "off-chain and cannot redeem tickets; send an empty Livepeer-Payment header"
+        )
+
+    def receive_payment(self, payment: Payment, creds: SegmentCredentials) -> OrchestratorInfo:
+        """POST /payment: checks the credentials, takes the payment, returns refreshed info.
+
+        Raises CredentialsError (403) or PaymentError (400). The info keeps the gateway's
+        original auth token: new tokens come only from GetOrchestrator.
+        """
+        token = self.check_segment_credentials(creds)
+        info = self.discovery.info(payment.sender, creds.capabilities, token)
+        try:
+            self.process_payment(payment, creds.manifest_id.decode("utf-8", "replace"))
+        except PaymentError:
+            self.metrics.inc("lpengine_payments_total", "Payments received.", result="refused")
+            raise
+        self.metrics.inc("lpengine_payments_total", "Payments received.", result="accepted")
+        return info
+
+    # --- what operators change --------------------------------------------------------------
+
+    def set_max_sessions(self, value: MaxSessions) -> None:
+        self.sessions.set_max_sessions(value)
+        log.info("max sessions set to %s (limit now %d)", value, self.sessions.limit)
+
+    def set_price(self, gateway: str, price: Price) -> None:
+        """The base price for one gateway address, or for 'default'."""
+        self.prices.set_base_price(gateway, price)
+        log.info("base price for %s set to %s", gateway, price)
+
     def status(self) -> dict[str, Any]:
         """A JSON-ready summary for operators."""
+        advertised = self.capabilities.advertised()
         return {
             "network": self.config.network,
+            "service_uri": self.config.service_uri,
+            "version": advertised.version,
             "features": self.features,
             "hardware": {
                 "cpu_model": self.hardware.cpu_model,
                 "cpu_count": self.hardware.cpu_count,
                 "gpus": [g.__dict__ for g in self.hardware.gpus],
             },
+            "capabilities": {
+                capability_name(c): n for c, n in sorted(advertised.capacities.items())
+            },
+            "not_advertised": {capability_name(c): why for c, why in self.codecs.missing.items()},
+            "sessions": {
+                "open": self.sessions.count,
+                "max": self.sessions.max_sessions,
+                "limit": self.sessions.limit,
+            },
+            "prices": self.prices.describe(),
+            "inactive_settings": self.config.chain.inactive(),
         }
+
+    def _record_quote(self, gateway: str, price: PriceInfo) -> None:
+        self.metrics.set(
+            "livepeer_transcoding_price",
+            "Transcoding price per pixel",
+            float(price.wei_per_unit),
+            sender=gateway,
+        )
+
+    def _register_metrics(self) -> None:
+        m = self.metrics
+        m.set(
+            "livepeer_versions",
+            "Versions used by LivePeer node.",
+            1,
+            livepeerversion=self.capabilities.version,
+            engine="lpengine",
+        )
+        m.gauge("livepeer_max_sessions_total", "Max Sessions", lambda: [({}, self.sessions.limit)])
+        m.gauge(
+            "livepeer_current_sessions_total",
+            "Number of streams currently transcoding",
+            lambda: [({}, self.sessions.count)],
+        )
+        m.gauge(
+            "lpengine_capability_capacity",
+            "Advertised capacity per capability.",
+            lambda: [
+                ({"capability": str(c), "name": capability_name(c)}, n)
+                for c, n in self.capabilities.advertised().capacities.items()
+            ],
+        )
 
     def close(self) -> None:
         self._closed = True

@@ -55,3 +55,24 @@ def setup_logging(level: str | int = "INFO") -> None:
         handler._lpengine = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.propagate = False
+
+
+# go-livepeer's -v is a glog verbosity: 6 and up logs request details, 3 is the usual level.
+_verbosity = 3
+
+
+def level_for_verbosity(verbosity: int) -> str:
+    return "DEBUG" if verbosity >= 6 else "INFO" if verbosity >= 3 else "WARNING"
+
+
+def set_verbosity(verbosity: int) -> None:
+    """Sets the `lpengine` log level from a go-style verbosity (-v, /setLogLevel)."""
+    global _verbosity
+    if verbosity < 0:
+        raise ValueError(f"verbosity: expected >= 0, got {verbosity}")
+    _verbosity = verbosity
+    logging.getLogger("lpengine").setLevel(level_for_verbosity(verbosity))
+
+
+def verbosity() -> int:
+    return _verbosity

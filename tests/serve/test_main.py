@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from lpengine.serve.options import FLAGS
 from tests.helpers import ServerProcess
 
 pytestmark = pytest.mark.net
@@ -28,17 +29,17 @@ def test_logs_what_it_found(server):
 
 
 def test_health_and_status(server):
-    url = server.url
-    assert httpx.get(f"{url}/healthz").text == "ok"
-    status = httpx.get(f"{url}/status").json()
+    assert httpx.get(f"{server.url}/healthz", verify=False).text == "ok"
+    status = httpx.get(f"{server.cli_url}/status").json()
     assert status["network"] == "offchain"
     assert status["features"]["cpu"] is True
     assert status["hardware"]["cpu_count"] >= 1
+    assert status["service_uri"] == server.url
 
 
 def test_unknown_path_is_404(server):
-    url = server.url
-    assert httpx.get(f"{url}/nope").status_code == 404
+    assert httpx.get(f"{server.url}/nope", verify=False).status_code == 404
+    assert httpx.get(f"{server.cli_url}/nope").status_code == 404
 
 
 def test_stops_cleanly_on_sigterm(tmp_path):
@@ -56,8 +57,8 @@ def test_help_lists_options():
         text=True,
         check=True,
     )
-    for flag in ("-serviceAddr", "-dataDir", "-aiModelsDir", "-network", "-v"):
-        assert flag in out.stdout
+    for flag in FLAGS:
+        assert f"-{flag}" in out.stdout
 
 
 @pytest.mark.parametrize(
@@ -69,6 +70,12 @@ def test_help_lists_options():
         (["-network", "arbitrum-one-mainnet"], "-network"),
         (["-threads", "x"], "-threads"),
         (["-threads", "-1"], "num_threads"),
+        (["-pricePerUnit", "1USD"], "-pricePerUnit"),
+        (["-maxSessions", "0"], "-maxSessions"),
+        (["-httpAddr", "http://127.0.0.1:1/path"], "-httpAddr"),
+        (["-aiModels", "text-to-image"], "-aiModels"),
+        (["-ethAddr", "0x12"], "-ethAddr"),
+        (["-monitor=maybe"], "-monitor"),
     ],
 )
 def test_bad_options_exit_2_naming_the_option(args, named):

@@ -1,25 +1,60 @@
-"""The ASGI application: routes per area, each a thin adapter over the Engine."""
+"""The service ASGI application: gRPC and HTTP on one port, routed as go-livepeer routes them.
+
+HTTP/2 with `content-type: application/grpc*` goes to the gRPC methods; everything else
+(HTTP/1.1, or HTTP/2 without that content type) goes to the HTTP routes.
+"""
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from lpengine.engine import Engine
+from lpengine.serve import orchestrator_rpc
+from lpengine.serve.drain import DrainRequestBody
+from lpengine.serve.grpc import Code, GrpcApp, is_grpc
+from lpengine.serve.payment_route import payment_endpoint
 
 
-def build_app(engine: Engine) -> Starlette:
+class ServiceApp:
+    """The ASGI app on the service port (TLS, and the optional plaintext -httpAddr)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.grpc = GrpcApp(orchestrator_rpc.methods(engine), on_done=self._count)
+        # gRPC reads whole bodies before answering; HTTP routes may answer early (see drain.py).
+        self.http = DrainRequestBody(http_routes(engine))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_grpc(scope):
+            await self.grpc(scope, receive, send)
+        else:
+            await self.http(scope, receive, send)
+
+    def _count(self, path: str, code: Code, seconds: float) -> None:
+        del seconds
+        self.engine.metrics.inc(
+            "lpengine_grpc_requests_total",
+            "gRPC calls served, by method and status.",
+            method=path,
+            code=code.name,
+        )
+
+
+def http_routes(engine: Engine) -> Starlette:
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
-
-    async def status(_: Request) -> Response:
-        return JSONResponse(engine.status())
 
     return Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/status", status, methods=["GET"]),
+            Route("/payment", payment_endpoint(engine), methods=["POST"]),
         ]
     )
+
+
+def build_app(engine: Engine) -> ServiceApp:
+    return ServiceApp(engine)

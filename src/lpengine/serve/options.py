@@ -1,13 +1,37 @@
-"""Command-line options of `python -m lpengine.serve`, named as go-livepeer names its flags."""
+"""Options of `python -m lpengine.serve`: go-livepeer's flag names, or the same keys in TOML.
+
+    python -m lpengine.serve -serviceAddr 10.0.0.5:8935 -pricePerUnit 0.5eth -maxSessions auto
+    python -m lpengine.serve -config lpengine.toml      # pricePerUnit = "1000", monitor = true
+
+Flags override the file. Every value is checked here; an unknown or malformed option exits with
+code 2 and a message naming it.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+import json
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NoReturn
 
 from lpengine import envs
-from lpengine.config import DEFAULT_HTTP_PORT, EngineConfig, ServeConfig
+from lpengine.ai.model_config import parse_ai_models
+from lpengine.config import (
+    DEFAULT_CLI_PORT,
+    DEFAULT_HTTP_PORT,
+    ChainConfig,
+    EngineConfig,
+    ServeConfig,
+    check_service_uri,
+)
+from lpengine.log import level_for_verbosity
+from lpengine.pricing import Price, gateway_key, parse_positive_int, parse_price_per_gateway
+from lpengine.serve.addresses import eth_url, host_port, http_addr
+from lpengine.sessions import parse_max_sessions
 
 
 @dataclass(frozen=True)
@@ -15,78 +39,269 @@ class Options:
     engine: EngineConfig
     serve: ServeConfig
     log_level: str
+    verbosity: int | None = None
 
 
-# go-livepeer's -v is a glog verbosity; 6 and up is where it logs request details.
-def _log_level(verbosity: int | None) -> str:
-    if verbosity is None:
-        return envs.LPENGINE_LOG_LEVEL.get()
-    return "DEBUG" if verbosity >= 6 else "INFO" if verbosity >= 3 else "WARNING"
+@dataclass(frozen=True)
+class Flag:
+    help: str
+    metavar: str = "VALUE"
+    is_bool: bool = False
+    default: str | None = None
 
 
-def host_port(value: str) -> tuple[str, int]:
-    """'host:port', '[v6]:port' or ':port' -> (host, port)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f"expected host:port, got {value!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
+FLAGS: dict[str, Flag] = {
+    "config": Flag("TOML file with any of these options as keys (flags win)", "FILE"),
+    "serviceAddr": Flag(
+        f"public host:port gateways reach, and TLS listens on it (default 127.0.0.1:"
+        f"{DEFAULT_HTTP_PORT})",
+        "HOST:PORT",
+    ),
+    "httpAddr": Flag(
+        "host:port to bind TLS on instead of -serviceAddr's (advertised too without "
+        "-serviceAddr), or http://host:port for an extra plaintext listener (h2c + HTTP/1.1)",
+        "ADDR",
+    ),
+    "cliAddr": Flag(f"operator API host:port (default 127.0.0.1:{DEFAULT_CLI_PORT})", "HOST:PORT"),
+    "dataDir": Flag(
+        f"state directory (default ${envs.LPENGINE_DATA_DIR.name} or ~/.lpengine)", "DIR"
+    ),
+    "aiModelsDir": Flag(f"model folders (default ${envs.LPENGINE_MODELS_DIR.name})", "DIR"),
+    "network": Flag("network: offchain (on-chain networks need the chain module)", "NAME"),
+    "pricePerUnit": Flag("base price in wei per pixelsPerUnit, e.g. 1000 or 0.5eth", "PRICE"),
+    "pixelsPerUnit": Flag("units of work the base price covers (default 1)", "N"),
+    "pricePerGateway": Flag('JSON {"gateways": [...]} or a path to it', "JSON"),
+    "maxSessions": Flag("concurrent transcoding sessions: a number or auto (default 10)", "N|auto"),
+    "aiModels": Flag("aiModels.json path, inline JSON, or pipeline:model:warm,...", "MODELS"),
+    "orchSecret": Flag("secret shared with remote workers, or a file holding it", "SECRET"),
+    "ethUrl": Flag("Ethereum JSON-RPC URL (stored; chain support not built yet)", "URL"),
+    "ethAddr": Flag("ETH account address (stored; chain support not built yet)", "0x..."),
+    "ethOrchAddr": Flag("orchestrator ETH address (stored; chain support not built yet)", "0x..."),
+    "maxFaceValue": Flag("max ticket face value in wei (stored; payments not built yet)", "WEI"),
+    "ticketEV": Flag("ticket expected value in wei (stored; payments not built yet)", "WEI"),
+    "autoAdjustPrice": Flag("truncate quotes to 3 decimals of wei (default true)", is_bool=True),
+    "monitor": Flag("serve Prometheus /metrics on the operator API", is_bool=True),
+    "nodes": Flag("comma-separated URLs of this orchestrator's other instances", "URLS"),
+    "threads": Flag("native CPU op threads (0 = one per core)", "N"),
+    "v": Flag("log verbosity, go-livepeer style (3 info, 6 debug)", "LEVEL"),
+}
+
+
+class OptionError(ValueError):
+    pass
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m lpengine.serve",
-        description="Run an lpengine orchestrator (off-chain, embedded defaults).",
+        description="Run an lpengine orchestrator (off-chain): gRPC + HTTPS on one TLS port.",
         allow_abbrev=False,
+        argument_default=argparse.SUPPRESS,
     )
-    p.add_argument(
-        "-serviceAddr",
-        type=host_port,
-        default=("127.0.0.1", DEFAULT_HTTP_PORT),
-        metavar="HOST:PORT",
-        help=f"address to serve on (default 127.0.0.1:{DEFAULT_HTTP_PORT})",
-    )
-    p.add_argument(
-        "-dataDir",
-        type=Path,
-        default=None,
-        help=f"state directory (default ${envs.LPENGINE_DATA_DIR.name} or ~/.lpengine)",
-    )
-    p.add_argument(
-        "-aiModelsDir",
-        type=Path,
-        default=None,
-        help=f"model folders (default ${envs.LPENGINE_MODELS_DIR.name} or ~/.lpengine/models)",
-    )
-    p.add_argument(
-        "-network", default="offchain", choices=["offchain"], help="network (default offchain)"
-    )
-    p.add_argument(
-        "-threads", type=int, default=None, help="native CPU op threads (0 = one per core)"
-    )
-    p.add_argument(
-        "-v",
-        type=int,
-        default=None,
-        metavar="LEVEL",
-        help="log verbosity, go-livepeer style (3 info, 6 debug)",
-    )
+    for name, flag in FLAGS.items():
+        if flag.is_bool:
+            p.add_argument(f"-{name}", nargs="?", const="true", metavar="BOOL", help=flag.help)
+        else:
+            p.add_argument(f"-{name}", metavar=flag.metavar, help=flag.help)
     return p
 
 
-def parse(argv: list[str] | None = None) -> Options:
-    args = parser().parse_args(argv)
-    engine_kwargs: dict[str, object] = {"network": args.network}
-    if args.dataDir is not None:
-        engine_kwargs["data_dir"] = args.dataDir
-    if args.aiModelsDir is not None:
-        engine_kwargs["models_dir"] = args.aiModelsDir
-    if args.threads is not None:
-        engine_kwargs["num_threads"] = args.threads
+def _bool(value: str) -> bool:
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _int(value: str) -> int:
     try:
-        engine = EngineConfig(**engine_kwargs)  # type: ignore[arg-type]
+        return int(value)
+    except ValueError:
+        raise ValueError(f"expected an integer, got {value!r}") from None
+
+
+def _address(value: str) -> str:
+    key = gateway_key(value)
+    if key == "default":
+        raise ValueError(f"expected a 0x-prefixed 20-byte address, got {value!r}")
+    return key
+
+
+def _wei(value: str) -> int:
+    return parse_positive_int(value, "wei amount")
+
+
+def _file_or_text(value: str) -> str:
+    path = Path(value)
+    if len(value) < 4096 and not value.lstrip().startswith(("{", "[")) and path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    return value
+
+
+def _network(value: str) -> str:
+    if value != "offchain":
+        raise ValueError(
+            f"{value!r} is an on-chain network, which needs the chain module (not built yet); "
+            "use offchain"
+        )
+    return value
+
+
+def _nodes(value: str) -> tuple[str, ...]:
+    return tuple(check_service_uri(n.strip(), "node") for n in value.split(",") if n.strip())
+
+
+# How each option's text becomes a value.
+CONVERT: dict[str, Callable[[str], Any]] = {
+    "serviceAddr": host_port,
+    "httpAddr": http_addr,
+    "cliAddr": host_port,
+    "dataDir": lambda v: Path(v).expanduser(),
+    "aiModelsDir": lambda v: Path(v).expanduser(),
+    "network": _network,
+    "pricePerUnit": str,
+    "pixelsPerUnit": lambda v: parse_positive_int(v, "pixelsPerUnit"),
+    "pricePerGateway": lambda v: parse_price_per_gateway(_file_or_text(v)),
+    "maxSessions": parse_max_sessions,
+    "aiModels": parse_ai_models,
+    "orchSecret": _file_or_text,
+    "ethUrl": eth_url,
+    "ethAddr": _address,
+    "ethOrchAddr": _address,
+    "maxFaceValue": _wei,
+    "ticketEV": _wei,
+    "autoAdjustPrice": _bool,
+    "monitor": _bool,
+    "nodes": _nodes,
+    "threads": _int,
+    "v": _int,
+}
+
+
+def _load_toml(path: str) -> dict[str, str]:
+    try:
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise OptionError(f"-config: cannot read {path}: {err}") from None
+    raw: dict[str, str] = {}
+    for key, value in doc.items():
+        if key not in CONVERT:
+            raise OptionError(f"-config {path}: unknown option {key!r}")
+        if isinstance(value, bool):
+            raw[key] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            raw[key] = str(value)
+        else:  # tables and arrays: aiModels, pricePerGateway
+            raw[key] = json.dumps(value)
+    return raw
+
+
+@dataclass
+class _Values:
+    given: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.given.get(name, default)
+
+
+def _convert(raw: dict[str, str], source: dict[str, str]) -> _Values:
+    values = _Values()
+    for name, text in raw.items():
+        try:
+            values.given[name] = CONVERT[name](text)
+        except ValueError as err:
+            raise OptionError(f"-{name}{source.get(name, '')}: {err}") from None
+    return values
+
+
+def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
+    kwargs: dict[str, Any] = {"network": v.get("network", "offchain")}
+    for option, attr in (("dataDir", "data_dir"), ("aiModelsDir", "models_dir")):
+        if option in v.given:
+            kwargs[attr] = v.given[option]
+    if "threads" in v.given:
+        kwargs["num_threads"] = v.given["threads"]
+    host = f"[{service_host}]" if ":" in service_host else service_host
+    try:
+        price = Price.parse(v.get("pricePerUnit", "0"), v.get("pixelsPerUnit", 1), "pricePerUnit")
     except ValueError as err:
-        parser().error(str(err))
-    host, port = args.serviceAddr
-    return Options(
-        engine=engine, serve=ServeConfig(host=host, port=port), log_level=_log_level(args.v)
+        raise OptionError(f"-{err}") from None
+    chain = ChainConfig(
+        eth_url=v.get("ethUrl"),
+        eth_addr=v.get("ethAddr"),
+        eth_orch_addr=v.get("ethOrchAddr"),
+        max_face_value_wei=v.get("maxFaceValue"),
+        ticket_ev_wei=v.get("ticketEV"),
     )
+    try:
+        return EngineConfig(
+            **kwargs,
+            service_uri=f"https://{host}:{service_port}",
+            nodes=v.get("nodes", ()),
+            max_sessions=v.get("maxSessions", 10),
+            price=price,
+            pixels_per_unit=v.get("pixelsPerUnit", 1),
+            price_per_gateway=v.get("pricePerGateway", {}),
+            auto_adjust_price=v.get("autoAdjustPrice", True),
+            ai_models=v.get("aiModels", ()),
+            orch_secret=v.get("orchSecret"),
+            chain=chain,
+            monitor=v.get("monitor", False),
+        )
+    except ValueError as err:
+        raise OptionError(str(err)) from None
+
+
+def build(argv: list[str] | None = None) -> Options:
+    """Parses flags (and the -config file); raises OptionError naming the bad option."""
+    args = vars(parser().parse_args(argv))
+    raw = {k: str(v) for k, v in args.items() if k != "config"}
+    source = {k: "" for k in raw}
+    if "config" in args:
+        from_file = _load_toml(args["config"])
+        source.update({k: f" (in {args['config']})" for k in from_file if k not in raw})
+        raw = {**from_file, **raw}
+    v = _convert(raw, source)
+    service_host, service_port = v.get("serviceAddr", ("127.0.0.1", DEFAULT_HTTP_PORT))
+    tls_host, tls_port = service_host, service_port
+    plain_host, plain_port = None, 0
+    if "httpAddr" in v.given:
+        scheme, host, port = v.given["httpAddr"]
+        if scheme == "http":
+            plain_host, plain_port = host, port
+        else:
+            tls_host, tls_port = host, port
+            if "serviceAddr" not in v.given:  # as go: without -serviceAddr, advertise the bind
+                service_host, service_port = host, port
+    cli_host, cli_port = v.get("cliAddr", ("127.0.0.1", DEFAULT_CLI_PORT))
+    verbosity = v.get("v")
+    return Options(
+        engine=_engine(v, service_host, service_port),
+        serve=ServeConfig(
+            host=tls_host,
+            port=tls_port,
+            plain_host=plain_host,
+            plain_port=plain_port,
+            cli_host=cli_host,
+            cli_port=cli_port,
+        ),
+        log_level=envs.LPENGINE_LOG_LEVEL.get()
+        if verbosity is None
+        else level_for_verbosity(verbosity),
+        verbosity=verbosity,
+    )
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    """`build`, exiting with code 2 and the message on a bad option (as argparse does)."""
+    try:
+        return build(argv)
+    except OptionError as err:
+        _exit(str(err))
+
+
+def _exit(message: str) -> NoReturn:
+    parser().print_usage(sys.stderr)
+    print(f"python -m lpengine.serve: error: {message}", file=sys.stderr)
+    sys.exit(2)

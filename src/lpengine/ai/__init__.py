@@ -1,0 +1,1 @@
+"""Batch AI: model configuration now; registry, loading and pipelines as they are built."""

@@ -1,0 +1,1 @@
+"""Protobuf modules generated from proto/lp_rpc.proto by `make proto`; never edited by hand."""

@@ -1,0 +1,216 @@
+"""Protobuf <-> the engine's plain dataclasses: the only place that knows both.
+
+Decoders raise `WireError` with the text go-livepeer answers for the same input.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from google.protobuf.message import DecodeError
+
+from lpengine.auth_token import AuthToken
+from lpengine.capabilities import CapabilitySet, ModelConstraint
+from lpengine.discovery import HardwareInfo, OrchestratorInfo, OrchestratorRequest
+from lpengine.net import lp_rpc_pb2 as pb
+from lpengine.payment import (
+    Payment,
+    SegmentCredentials,
+    TicketExpirationParams,
+    TicketParams,
+    TicketSenderParams,
+)
+from lpengine.pricing import PriceInfo
+
+
+class WireError(Exception):
+    """Bytes that do not decode; the message is what the client is told."""
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+
+def capabilities_from_pb(m: pb.Capabilities) -> CapabilitySet:
+    return CapabilitySet(
+        bitstring=tuple(m.bitstring),
+        mandatories=tuple(m.mandatories),
+        capacities=dict(m.capacities),
+        version=m.version,
+        min_version=m.constraints.minVersion,
+        per_capability={
+            cap: {
+                model: ModelConstraint(c.warm, c.capacity, c.runnerVersion, c.capacityInUse)
+                for model, c in constraints.models.items()
+            }
+            for cap, constraints in m.constraints.PerCapability.items()
+        },
+    )
+
+
+def auth_token_from_pb(m: pb.AuthToken) -> AuthToken:
+    return AuthToken(token=m.token, session_id=m.session_id, expiration=m.expiration)
+
+
+def price_from_pb(m: pb.PriceInfo) -> PriceInfo:
+    return PriceInfo(m.pricePerUnit, m.pixelsPerUnit, m.capability, m.constraint)
+
+
+def orchestrator_request_from_pb(m: pb.OrchestratorRequest) -> OrchestratorRequest:
+    return OrchestratorRequest(
+        address=m.address,
+        sig=m.sig,
+        capabilities=capabilities_from_pb(m.capabilities) if m.HasField("capabilities") else None,
+        ignore_capacity_check=m.ignoreCapacityCheck,
+    )
+
+
+def _big(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+def _expiration(m: pb.TicketExpirationParams) -> TicketExpirationParams:
+    return TicketExpirationParams(m.creation_round, m.creation_round_block_hash)
+
+
+def payment_from_pb(m: pb.Payment) -> Payment:
+    tp = None
+    if m.HasField("ticket_params"):
+        t = m.ticket_params
+        tp = TicketParams(
+            recipient=t.recipient,
+            face_value=_big(t.face_value),
+            win_prob=_big(t.win_prob),
+            recipient_rand_hash=t.recipient_rand_hash,
+            seed=_big(t.seed),
+            expiration_block=_big(t.expiration_block),
+            expiration_params=_expiration(t.expiration_params)
+            if t.HasField("expiration_params")
+            else None,
+        )
+    return Payment(
+        ticket_params=tp,
+        sender=m.sender,
+        expiration_params=_expiration(m.expiration_params)
+        if m.HasField("expiration_params")
+        else None,
+        ticket_sender_params=tuple(
+            TicketSenderParams(s.sender_nonce, s.sig) for s in m.ticket_sender_params
+        ),
+        expected_price=price_from_pb(m.expected_price) if m.HasField("expected_price") else None,
+    )
+
+
+def segment_from_pb(m: pb.SegData) -> SegmentCredentials:
+    return SegmentCredentials(
+        manifest_id=m.manifestId,
+        seq=m.seq,
+        hash=m.hash,
+        sig=m.sig,
+        duration_ms=m.duration,
+        capabilities=capabilities_from_pb(m.capabilities) if m.HasField("capabilities") else None,
+        auth_token=auth_token_from_pb(m.auth_token) if m.HasField("auth_token") else None,
+        calc_perceptual_hash=m.calc_perceptual_hash,
+    )
+
+
+def _b64(header: str) -> bytes:
+    # Standard alphabet with padding, as go's base64.StdEncoding; anything else is an error.
+    return base64.b64decode(header.strip(), validate=True)
+
+
+def decode_payment_header(header: str) -> Payment:
+    """Livepeer-Payment; an empty value is an empty payment (the SDK sends one off-chain)."""
+    try:
+        raw = _b64(header)
+    except (binascii.Error, ValueError) as err:
+        raise WireError(f"base64 decode error: {err}") from None
+    try:
+        return payment_from_pb(pb.Payment.FromString(raw))
+    except DecodeError as err:
+        raise WireError(f"protobuf unmarshal error: {err}") from None
+
+
+def decode_segment_header(header: str) -> SegmentCredentials:
+    """Livepeer-Segment; go answers every decoding failure with ErrorSegEncoding."""
+    try:
+        return segment_from_pb(pb.SegData.FromString(_b64(header)))
+    except (binascii.Error, ValueError, DecodeError):
+        raise WireError("ErrorSegEncoding") from None
+
+
+# --- encoding ------------------------------------------------------------------------------
+
+
+def capabilities_to_pb(c: CapabilitySet, m: pb.Capabilities) -> None:
+    m.bitstring.extend(c.bitstring)
+    m.mandatories.extend(c.mandatories)
+    for cap, capacity in c.capacities.items():
+        m.capacities[cap] = capacity
+    m.version = c.version
+    if c.min_version:
+        m.constraints.minVersion = c.min_version
+    for cap, models in c.per_capability.items():
+        per_cap = m.constraints.PerCapability[cap]
+        for model_id, mc in models.items():
+            out = per_cap.models[model_id]
+            out.warm = mc.warm
+            out.capacity = mc.capacity
+            out.runnerVersion = mc.runner_version
+            out.capacityInUse = mc.capacity_in_use
+
+
+def price_to_pb(p: PriceInfo, m: pb.PriceInfo) -> None:
+    m.pricePerUnit = p.price_per_unit
+    m.pixelsPerUnit = p.pixels_per_unit
+    m.capability = p.capability
+    m.constraint = p.constraint
+
+
+def auth_token_to_pb(t: AuthToken, m: pb.AuthToken) -> None:
+    m.token = t.token
+    m.session_id = t.session_id
+    m.expiration = t.expiration
+
+
+def _hardware_to_pb(h: HardwareInfo, m: pb.HardwareInformation) -> None:
+    m.pipeline = h.pipeline
+    m.model_id = h.model_id
+    for gpu in h.gpus:
+        g = m.gpu_info[str(gpu.index)]
+        g.id = gpu.uuid
+        g.name = gpu.name
+        g.major = gpu.major
+        g.minor = gpu.minor
+        g.memory_free = gpu.memory_free
+        g.memory_total = gpu.memory_total
+
+
+# The advertisement changes rarely and every quote carries it: keep the last one serialized.
+_capabilities_cache: tuple[CapabilitySet, bytes] | None = None
+
+
+def _capabilities_bytes(c: CapabilitySet) -> bytes:
+    global _capabilities_cache
+    cached = _capabilities_cache
+    if cached is not None and cached[0] is c:  # NOTE: `is`: the registry hands out snapshots
+        return cached[1]
+    m = pb.Capabilities()
+    capabilities_to_pb(c, m)
+    data: bytes = m.SerializeToString()
+    _capabilities_cache = (c, data)
+    return data
+
+
+def orchestrator_info_to_pb(info: OrchestratorInfo) -> pb.OrchestratorInfo:
+    m = pb.OrchestratorInfo(transcoder=info.transcoder, address=info.address)
+    m.capabilities.MergeFromString(_capabilities_bytes(info.capabilities))
+    auth_token_to_pb(info.auth_token, m.auth_token)
+    if info.price_info is not None:
+        price_to_pb(info.price_info, m.price_info)
+    for p in info.capabilities_prices:
+        price_to_pb(p, m.capabilities_prices.add())
+    for h in info.hardware:
+        _hardware_to_pb(h, m.hardware.add())
+    m.nodes.extend(info.nodes)
+    return m

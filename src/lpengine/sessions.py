@@ -1,0 +1,90 @@
+"""Open transcoding sessions and the limit on them (-maxSessions), changeable at runtime.
+
+A session is named by the `session_id` of the auth token it runs under. `OrchestratorCapped` is
+what gateways see once the open sessions reach the limit (protocol.md §5.1, §10).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Literal
+
+AUTO: Literal["auto"] = "auto"
+DEFAULT_MAX_SESSIONS = 10
+MaxSessions = int | Literal["auto"]
+
+
+class OrchestratorCapped(Exception):
+    def __init__(self) -> None:
+        super().__init__("OrchestratorCapped")
+
+
+def parse_max_sessions(value: str | int) -> MaxSessions:
+    """-maxSessions: a positive integer or 'auto'."""
+    if value == AUTO:
+        return AUTO
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n <= 0:
+        raise ValueError(f"maxSessions: expected 'auto' or an integer > 0, got {value!r}")
+    return n
+
+
+class Sessions:
+    """The open sessions; `limit` is the configured number, or under 'auto' the capacity the
+    transcoding workloads report (local plus remote transcoders)."""
+
+    def __init__(self, max_sessions: MaxSessions = DEFAULT_MAX_SESSIONS) -> None:
+        self._open: dict[str, float] = {}  # session id -> monotonic start time
+        self._lock = threading.Lock()
+        self._auto_capacity: dict[str, int] = {}
+        self.max_sessions: MaxSessions = max_sessions
+
+    def set_max_sessions(self, value: MaxSessions) -> None:
+        self.max_sessions = parse_max_sessions(value)
+
+    def set_auto_capacity(self, source: str, capacity: int) -> None:
+        """What `source` can run at once; summed into the limit under -maxSessions auto."""
+        with self._lock:
+            if capacity > 0:
+                self._auto_capacity[source] = capacity
+            else:
+                self._auto_capacity.pop(source, None)
+
+    @property
+    def limit(self) -> int:
+        if self.max_sessions == AUTO:
+            return sum(self._auto_capacity.values())
+        return self.max_sessions
+
+    @property
+    def count(self) -> int:
+        return len(self._open)
+
+    def is_open(self, session_id: str) -> bool:
+        return session_id in self._open
+
+    def full(self) -> bool:
+        return self.count >= self.limit
+
+    def check_capacity(self, session_id: str = "") -> None:
+        """Raises OrchestratorCapped unless `session_id` is open or a new session fits."""
+        if not self.is_open(session_id) and self.full():
+            raise OrchestratorCapped()
+
+    def open(self, session_id: str) -> None:
+        """Opens a session (idempotent); raises OrchestratorCapped at the limit."""
+        with self._lock:
+            if session_id in self._open:
+                return
+            if len(self._open) >= self.limit:
+                raise OrchestratorCapped()
+            self._open[session_id] = time.monotonic()
+
+    def end(self, session_id: str) -> bool:
+        """Ends a session; returns whether it was open."""
+        with self._lock:
+            return self._open.pop(session_id, None) is not None

@@ -1,0 +1,107 @@
+"""Flags and the TOML file, parsed in process (test_main.py runs the exit-code cases)."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import pytest
+
+from lpengine.pricing import WEI_PER_ETH
+from lpengine.serve.options import OptionError, build, parse
+
+GW = "0x" + "ab" * 20
+
+
+def test_defaults(tmp_path):
+    o = build(["-dataDir", str(tmp_path)])
+    assert o.engine.service_uri == "https://127.0.0.1:8935"
+    assert (o.serve.host, o.serve.port, o.serve.plain_host) == ("127.0.0.1", 8935, None)
+    assert (o.serve.cli_host, o.serve.cli_port) == ("127.0.0.1", 7935)
+    assert o.engine.max_sessions == 10 and o.engine.price.is_zero and o.engine.auto_adjust_price
+    assert not o.engine.monitor and o.engine.chain.inactive() == []
+
+
+def test_go_flags(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret\n")
+    gateways = tmp_path / "gateways.json"
+    gateways.write_text(json.dumps({"gateways": [{"ethaddress": GW, "priceperunit": 5}]}))
+    o = build([
+        "-serviceAddr", "10.0.0.5:9935",
+        "-httpAddr", "0.0.0.0:9935",
+        "-cliAddr", "127.0.0.1:9936",
+        "-dataDir", str(tmp_path),
+        "-pricePerUnit", "0.001eth",
+        "-pixelsPerUnit", "4",
+        "-pricePerGateway", str(gateways),
+        "-maxSessions", "auto",
+        "-aiModels", "live-video-to-video:noop:true",
+        "-orchSecret", str(secret),
+        "-ethUrl", "https://arb1.example/rpc",
+        "-ethAddr", GW,
+        "-maxFaceValue", "1000000000000000",
+        "-ticketEV", "1000000000000",
+        "-autoAdjustPrice=false",
+        "-monitor",
+        "-nodes", "https://10.0.0.6:8935,https://10.0.0.7:8935",
+        "-v", "6",
+    ])  # fmt: skip
+    e, s = o.engine, o.serve
+    assert e.service_uri == "https://10.0.0.5:9935" and (s.host, s.port) == ("0.0.0.0", 9935)
+    assert e.price.wei_per_unit == Fraction(WEI_PER_ETH, 1000 * 4) and e.pixels_per_unit == 4
+    assert e.price_per_gateway[GW].wei_per_unit == 5
+    assert e.max_sessions == "auto" and e.ai_models[0].model_id == "noop"
+    assert e.orch_secret == "s3cret" and not e.auto_adjust_price and e.monitor
+    assert e.chain.inactive() == ["-ethUrl", "-ethAddr", "-maxFaceValue", "-ticketEV"]
+    assert e.nodes == ("https://10.0.0.6:8935", "https://10.0.0.7:8935")
+    assert o.log_level == "DEBUG" and o.verbosity == 6
+
+
+def test_http_addr_alone_is_also_advertised(tmp_path):
+    o = build(["-dataDir", str(tmp_path), "-httpAddr", "10.0.0.9:9000"])
+    assert (o.serve.host, o.serve.port) == ("10.0.0.9", 9000)
+    assert o.engine.service_uri == "https://10.0.0.9:9000"
+
+
+def test_plaintext_http_addr(tmp_path):
+    o = build(["-dataDir", str(tmp_path), "-httpAddr", "http://127.0.0.1:9999"])
+    assert (o.serve.plain_host, o.serve.plain_port) == ("127.0.0.1", 9999)
+    assert (o.serve.host, o.serve.port) == ("127.0.0.1", 8935)  # TLS stays where it was
+
+
+def test_toml_file_and_flags_win(tmp_path):
+    config = tmp_path / "lpengine.toml"
+    config.write_text(
+        f'dataDir = "{tmp_path}"\n'
+        'pricePerUnit = "1000"\n'
+        "pixelsPerUnit = 2\n"
+        "maxSessions = 4\n"
+        "monitor = true\n"
+        '[[aiModels]]\npipeline = "llm"\nmodel_id = "m"\nprice_per_unit = 3\n'
+    )
+    o = build(["-config", str(config), "-maxSessions", "6"])
+    assert o.engine.price.wei_per_unit == 500 and o.engine.max_sessions == 6 and o.engine.monitor
+    assert o.engine.ai_models[0].pipeline == "llm"
+
+
+@pytest.mark.parametrize(
+    "toml,named",
+    [
+        ("colour = 1\n", "unknown option 'colour'"),
+        ("maxSessions = 0\n", "-maxSessions (in "),
+        ("this is not toml", "cannot read"),
+    ],
+)
+def test_toml_errors_name_the_option_and_file(tmp_path, toml, named):
+    config = tmp_path / "bad.toml"
+    config.write_text(toml)
+    with pytest.raises(OptionError, match=named.replace("(", r"\(")):
+        build(["-config", str(config)])
+
+
+def test_parse_exits_2_naming_the_option(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse(["-pixelsPerUnit", "0"])
+    assert exit_.value.code == 2
+    assert "-pixelsPerUnit: pixelsPerUnit: expected a positive integer" in capsys.readouterr().err
