@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 import lpengine
-from lpengine import _native
+from lpengine import _native, ops
 
 
 def test_compiled_features_shape():
@@ -41,7 +41,7 @@ def test_thread_count_can_be_set_and_restored():
     core.set_num_threads(1)
     assert core.num_threads() == 1
     frame = np.full((6, 4), 100, np.uint8)
-    assert lpengine.ops.resize(frame, [(2, 2)])[0].shape == (3, 2)
+    assert ops.resize(frame, [(2, 2)])[0].shape == (3, 2)
     core.set_num_threads(0)
     assert core.num_threads() == before
 

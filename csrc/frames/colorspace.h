@@ -61,8 +61,8 @@ inline RgbToYuvCoeffs rgb_to_yuv_coeffs(ColorSpec spec) {
   return c;
 }
 
-// Integer form of YuvToRgbCoeffs for uint8 output, Q14: R8 = ((Y - y_off) ky + rv (V - 128) + half) >> 14.
-// The CPU and CUDA paths share it, so their uint8 results agree bit for bit.
+// Integer form of YuvToRgbCoeffs for uint8 output, Q14: R8 = ((Y - y_off) ky + rv (V - 128) + half)
+// >> 14. The CPU and CUDA paths share it, so their uint8 results agree bit for bit.
 struct YuvToRgbFixed {
   int y_off, ky, rv, gu, gv, bu;
 };
@@ -73,8 +73,12 @@ inline int q14(double v) { return static_cast<int>(v * (1 << kFixedShift) + (v <
 
 inline YuvToRgbFixed yuv_to_rgb_fixed(const YuvToRgbCoeffs& c) {
   const double s = 255.0 * c.c_scale;
-  return {static_cast<int>(c.y_off), q14(255.0 * c.y_scale), q14(c.rv * s),
-          q14(c.gu * s),             q14(c.gv * s),          q14(c.bu * s)};
+  return {static_cast<int>(c.y_off),
+          q14(255.0 * c.y_scale),
+          q14(c.rv * s),
+          q14(c.gu * s),
+          q14(c.gv * s),
+          q14(c.bu * s)};
 }
 
 // RgbToYuvCoeffs.m in Q14, row-major.

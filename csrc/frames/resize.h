@@ -17,15 +17,15 @@ struct AxisTaps {
   std::vector<int16_t> weight;  // [n_out, taps], Q14, each row sums to exactly 1 << 14
 };
 
-// Output i covers source interval [crop_start + i * s, crop_start + (i + 1) * s), s = crop_len / n_out.
-// s > 1: area weights (overlap of each source pixel with that interval); s <= 1: bilinear at the
-// interval's centre, clamped to the edge.
+// Output i covers source interval [crop_start + i * s, crop_start + (i + 1) * s), s = crop_len /
+// n_out. s > 1: area weights (overlap of each source pixel with that interval); s <= 1: bilinear at
+// the interval's centre, clamped to the edge.
 AxisTaps axis_taps(int in_size, int out_size, double crop_start, double crop_len);
 
 // Where the source lands in one output, in luma pixels.
 struct ResizeGeometry {
   double crop_x = 0, crop_y = 0, crop_w = 0, crop_h = 0;  // source window (cover crops it)
-  int dst_x = 0, dst_y = 0, dst_w = 0, dst_h = 0;          // content rectangle (fit letterboxes)
+  int dst_x = 0, dst_y = 0, dst_w = 0, dst_h = 0;         // content rectangle (fit letterboxes)
 };
 
 ResizeGeometry resize_geometry(int src_w, int src_h, int dst_w, int dst_h, ResizeMode mode);
@@ -38,11 +38,11 @@ void resize(const YuvFrame& src, const std::vector<YuvFrame>& dsts, ResizeMode m
 // Taps of one plane of one output, shared by the CPU and CUDA paths.
 struct PlaneJob {
   Plane src;
-  Plane dst;                  // the whole output plane
-  int dst_x, dst_y;           // content rectangle inside dst, in this plane's pixels
+  Plane dst;         // the whole output plane
+  int dst_x, dst_y;  // content rectangle inside dst, in this plane's pixels
   int dst_w, dst_h;
   AxisTaps x, y;
-  uint8_t fill[2];            // letterbox value per channel
+  uint8_t fill[2];  // letterbox value per channel
 };
 
 std::vector<PlaneJob> plan_resize(const YuvFrame& src, const std::vector<YuvFrame>& dsts,
