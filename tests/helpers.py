@@ -104,6 +104,15 @@ class ServerProcess:
         options = [("grpc.ssl_target_name_override", "127.0.0.1")]
         return grpc.secure_channel(f"127.0.0.1:{self.port}", credentials, options=options)
 
+    def kill(self, timeout_s: float = 10) -> int:
+        """SIGKILL: no shutdown, nothing flushed (what the durability tests need)."""
+        self.proc.kill()
+        code = self.proc.wait(timeout=timeout_s)
+        self._reader.join(timeout_s)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return code
+
     def stop(self, timeout_s: float = 10) -> int:
         self.proc.terminate()
         code = self.proc.wait(timeout=timeout_s)

@@ -107,7 +107,8 @@ def test_payments_off_chain(engine):
     info = engine.receive_payment(Payment(), creds(token, manifest_id=b"abcd"))
     assert info.auth_token == token  # the original token: new ones come from GetOrchestrator
     assert info.transcoder == engine.config.service_uri
-    tickets = Payment(ticket_params=TicketParams(face_value=10**15), sender=b"\x01" * 20)
+    params = TicketParams(b"\x02" * 20, 10**15, 1, bytes(32), 7, 100)
+    tickets = Payment(ticket_params=params, sender=b"\x01" * 20)
     with pytest.raises(PaymentError, match="off-chain"):
         engine.receive_payment(tickets, creds(token, manifest_id=b"abcd"))
     assert engine.metrics.value("lpengine_payments_total", result="accepted") == 1
@@ -128,9 +129,10 @@ def test_inactive_settings_are_reported(tmp_path, caplog):
     )
     with caplog.at_level(logging.WARNING, logger="lpengine"), Engine(config) as e:
         assert e.status()["inactive_settings"] == ["-ethUrl", "-ticketEV"]
+        assert e.status()["payments"] is None
         assert 2 not in e.capabilities.advertised().per_capability
     text = caplog.text
-    assert "-ethUrl is set but chain support is not built yet" in text
+    assert "-ethUrl is set but has no effect on -network offchain" in text
     assert "text-to-image/sdxl is not advertised" in text
     assert "quoted but not charged" in text
 

@@ -9,35 +9,46 @@ from urllib.parse import urlsplit
 
 from lpengine import envs
 from lpengine.ai.model_config import AIModelConfig
+from lpengine.chain import NETWORKS, OFFCHAIN
 from lpengine.pricing import ZERO, Price
 from lpengine.sessions import DEFAULT_MAX_SESSIONS, MaxSessions, parse_max_sessions
 
 DEFAULT_HTTP_PORT = 8935
 DEFAULT_CLI_PORT = 7935
-NETWORKS = ("offchain",)  # on-chain networks arrive with the chain module
 
 
 @dataclass(frozen=True)
 class ChainConfig:
-    """go-livepeer's chain and ticket flags: validated and kept, not used until the chain and
-    payments modules are built (the engine logs that they are inactive)."""
+    """go-livepeer's chain and ticket flags.
+
+    On `-network simulated` the key and ticket flags are in force and `-ethUrl` is not (there
+    is no node to reach); off-chain none is (the engine logs the ones that were set).
+    """
 
     eth_url: str | None = None
-    eth_addr: str | None = None
-    eth_orch_addr: str | None = None
+    eth_addr: str | None = None  # which key of the keystore signs (lowercase 0x-hex)
+    eth_orch_addr: str | None = None  # the ticket recipient, when not the node's own address
+    eth_password: str = field(default="", repr=False)
+    eth_keystore_path: Path | None = None  # default <dataDir>/keystore
     max_face_value_wei: int | None = None
     ticket_ev_wei: int | None = None
 
-    def inactive(self) -> list[str]:
-        """The flags that were set but have no effect yet."""
+    def inactive(self, network: str = OFFCHAIN) -> list[str]:
+        """The flags that were set but have no effect on `network`."""
         names = {
             "eth_url": "-ethUrl",
             "eth_addr": "-ethAddr",
             "eth_orch_addr": "-ethOrchAddr",
+            "eth_keystore_path": "-ethKeystorePath",
             "max_face_value_wei": "-maxFaceValue",
             "ticket_ev_wei": "-ticketEV",
         }
-        return [flag for attr, flag in names.items() if getattr(self, attr) is not None]
+        if network != OFFCHAIN:
+            names = {"eth_url": "-ethUrl"}  # TODO(#5): a real chain client reads it
+        unused = [flag for attr, flag in names.items() if getattr(self, attr) is not None]
+        if network == OFFCHAIN and self.eth_password:
+            unused.append("-ethPassword")
+        return unused
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,7 @@ class EngineConfig:
 
     data_dir: Path = field(default_factory=envs.LPENGINE_DATA_DIR.get)
     models_dir: Path = field(default_factory=envs.LPENGINE_MODELS_DIR.get)
-    network: str = "offchain"
+    network: str = OFFCHAIN  # or "simulated": payments on, without an Ethereum node
     num_threads: int = field(default_factory=envs.LPENGINE_NUM_THREADS.get)
     # The base URI gateways reach this node at (OrchestratorInfo.transcoder): https://host:port.
     service_uri: str = f"https://127.0.0.1:{DEFAULT_HTTP_PORT}"
@@ -68,13 +79,18 @@ class EngineConfig:
             )
         if self.network not in NETWORKS:
             raise ValueError(
-                "network: expected 'offchain' (chain support is not built yet), "
-                f"got {self.network!r}"
+                f"network: expected one of {', '.join(NETWORKS)} (real chains are not built "
+                f"yet), got {self.network!r}"
             )
         check_service_uri(self.service_uri, "service_uri")
         for node in self.nodes:
             check_service_uri(node, "nodes")
         parse_max_sessions(self.max_sessions)
+
+    @property
+    def payments_on(self) -> bool:
+        """Whether the node takes tickets: on every network but offchain."""
+        return self.network != OFFCHAIN
 
 
 def check_service_uri(uri: str, what: str) -> str:

@@ -17,19 +17,24 @@ from typing import Any
 
 from lpengine import _native, hardware
 from lpengine.auth_token import AuthToken, AuthTokenError, AuthTokens
+from lpengine.billing import Billing
 from lpengine.capabilities import capability_name
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.config import EngineConfig
-from lpengine.discovery import Discovery, OrchestratorInfo, OrchestratorRequest
+from lpengine.discovery import Discovery, OrchestratorInfo, OrchestratorRequest, QuoteError
 from lpengine.media import codecs
 from lpengine.metrics import Metrics
 from lpengine.payment import (
     MAX_SEGMENT_DURATION_MS,
     CredentialsError,
+    InternalError,
     Payment,
     PaymentError,
     SegmentCredentials,
 )
+from lpengine.pm.address import checksum, to_address
+from lpengine.pm.errors import INSUFFICIENT_BALANCE
+from lpengine.pm.store import StoreError
 from lpengine.pricing import Price, PriceBook, PriceInfo
 from lpengine.sessions import DEFAULT_MAX_SESSIONS, MaxSessions, OrchestratorCapped, Sessions
 
@@ -47,6 +52,7 @@ def node_version() -> str:
 class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config = config or EngineConfig()
+        self._closed = False
         if config.num_threads and _native.HAS_NATIVE:
             _native.core.set_num_threads(config.num_threads)
         self.hardware = hardware.detect()
@@ -65,6 +71,8 @@ class Engine:
             fixed_point=config.auto_adjust_price,
         )
         self.tokens = AuthTokens.load_or_create(config.data_dir)
+        # Payments: on every network but offchain (the node key, the chain view, lpdb.sqlite3).
+        self.billing = Billing.open(config, self.prices) if config.payments_on else None
         self.discovery = Discovery(
             registry=self.capabilities,
             prices=self.prices,
@@ -73,14 +81,18 @@ class Engine:
             service_uri=config.service_uri,
             gpus=self.hardware.gpus,
             nodes=config.nodes,
+            billing=self.billing,
             on_quote=self._record_quote,
         )
-        self.codecs = codecs.probe(self.hardware)
+        try:
+            self.codecs = codecs.probe(self.hardware)
+        except BaseException:
+            self.close()  # NOTE: releases the payments database lock for the next try
+            raise
         self.capabilities.publish("transcoding", codecs.transcoding_offer(self.codecs))
         # NOTE: go-livepeer's default; the transcoding workload will report its measured capacity.
         self.sessions.set_auto_capacity("transcoding", DEFAULT_MAX_SESSIONS)
         self._register_metrics()
-        self._closed = False
         log.info(
             "engine ready: %s; native core %s", self.hardware.describe(), self.describe_features()
         )
@@ -104,8 +116,8 @@ class Engine:
     def _report_inactive(self) -> None:
         """Says which settings are stored but have no effect yet, so nobody relies on them."""
         c = self.config
-        for flag in c.chain.inactive():
-            log.warning("%s is set but chain support is not built yet: stored, not used", flag)
+        for flag in c.chain.inactive(c.network):
+            log.warning("%s is set but has no effect on -network %s", flag, c.network)
         if c.orch_secret is not None:
             log.warning("-orchSecret is set but remote workers and BYOC are not built yet")
         for m in c.ai_models:
@@ -115,9 +127,14 @@ class Engine:
                 m.model_id,
                 "external-runner" if m.url else m.pipeline,
             )
-        if self.prices.is_priced:
+        if self.billing is None and self.prices.is_priced:
             log.warning(
                 "prices are quoted but not charged: off-chain there are no tickets to pay with"
+            )
+        if c.network == "simulated":
+            log.warning(
+                "-network simulated: payments run against an in-process chain for tests and "
+                "demos; its tickets are worth nothing and are never redeemed"
             )
 
     # --- what gateways ask for -------------------------------------------------------------
@@ -127,13 +144,12 @@ class Engine:
         return self.discovery.get_orchestrator(request)
 
     def sign(self, message: bytes) -> bytes:
-        """The node's signature over keccak256(message).
+        """The node's signature over keccak256(message) (EIP-191, 65 bytes).
 
         NOTE: off-chain there is no ETH key and go-livepeer signs with an empty signature
-        (protocol.md §6); the chain module will provide the key signer.
+        (protocol.md §6).
         """
-        del message
-        return b""
+        return self.billing.sign(message) if self.billing is not None else b""
 
     def ping(self, value: bytes) -> bytes:
         """Ping: the reply value is the node's signature over the request value."""
@@ -146,11 +162,16 @@ class Engine:
         if self.sessions.end(token.session_id):
             log.info("ended session %s", token.session_id)
 
-    def check_segment_credentials(self, creds: SegmentCredentials) -> AuthToken:
-        """The checks every paid call makes on Livepeer-Segment (protocol.md §4.2, steps 2-6)."""
+    def check_segment_credentials(
+        self, creds: SegmentCredentials, sender: bytes = b""
+    ) -> AuthToken:
+        """The checks every paid call makes on Livepeer-Segment (protocol.md §4.2, steps 2-6);
+        `sender` is the payment's, who must have signed the segment when payments are on."""
         if not 0 <= creds.duration_ms <= MAX_SEGMENT_DURATION_MS:
             raise CredentialsError("invalid duration")
-        # NOTE: step 3, the gateway's signature over the segment, is skipped off-chain (as in go).
+        # NOTE: off-chain the signature is not checked (go treats every one as valid there).
+        if self.billing is not None and not self.billing.verify_segment(creds, sender):
+            raise CredentialsError("ErrSegSig")
         wanted = creds.capabilities
         if wanted is not None and not wanted.compatible_with(self.capabilities.advertised()):
             raise CredentialsError("incompatible capabilities")
@@ -161,38 +182,77 @@ class Engine:
             raise CredentialsError(str(err)) from None
         return token
 
-    def process_payment(self, payment: Payment, manifest_id: str) -> None:
-        """Credits `payment` to the balance of `manifest_id`; raises PaymentError if refused.
+    def process_payment(self, payment: Payment, balance_key: str) -> None:
+        """Credits `payment` to (its sender, `balance_key`); raises PaymentError with go's text
+        if any ticket is refused (the good ones before it stay credited, as in go).
 
-        The seam the payments module plugs into: on-chain this becomes
-        `lpengine.pm.PaymentReceiver.process_payment(payment, manifest_id)` (the plain
-        `Payment` satisfies its `PaymentLike`), raising PaymentError with the outcome's text.
         Off-chain the only acceptable payment is the empty one the SDK sends; go would ignore
         tickets silently, lpengine refuses them so that a misconfigured gateway learns its
-        tickets are worth nothing here.
+        tickets are worth nothing here. Raises StoreError when winning tickets cannot be
+        written (nothing is acknowledged then).
         """
-        if payment.is_empty:
+        if self.billing is None:
+            if payment.is_empty:
+                return
+            raise PaymentError(
+                f"payment refused for {balance_key or 'this session'}: this orchestrator runs "
+                "off-chain and cannot redeem tickets; send an empty Livepeer-Payment header"
+            )
+        outcome = self.billing.process(payment, balance_key)
+        m = self.metrics
+        if outcome.credited_tickets:
+            m.inc("lpengine_tickets_total", "Tickets received.", outcome.credited_tickets,
+                  result="credited")  # fmt: skip
+        if refused := outcome.tickets - outcome.credited_tickets:
+            m.inc("lpengine_tickets_total", "Tickets received.", refused, result="refused")
+        if outcome.winning_tickets:
+            m.inc("lpengine_winning_tickets_total", "Winning tickets queued for redemption.",
+                  outcome.winning_tickets)  # fmt: skip
+        if outcome.error is not None:
+            raise PaymentError(outcome.error)
+
+    def check_balance(self, payment: Payment, balance_key: str) -> None:
+        """go's step before paid work (protocol.md §4.2 step 9): with a non-zero expected price
+        the balance must hold one ticket's EV, else PaymentError('Insufficient balance')."""
+        price = payment.expected_price
+        if self.billing is None or price is None or price.price_per_unit <= 0:
             return
-        raise PaymentError(
-            f"payment refused for {manifest_id or 'this session'}: this orchestrator runs "
-            "off-chain and cannot redeem tickets; send an empty Livepeer-Payment header"
-        )
+        sender = to_address(payment.sender)
+        if not self.billing.receiver.sufficient_balance(sender, balance_key):
+            raise PaymentError(INSUFFICIENT_BALANCE)
 
     def receive_payment(self, payment: Payment, creds: SegmentCredentials) -> OrchestratorInfo:
-        """POST /payment: checks the credentials, takes the payment, returns refreshed info.
+        """POST /payment: checks the credentials, takes the payment into the balance of
+        `SegData.manifestId`, returns refreshed info with new ticket params.
 
-        Raises CredentialsError (403) or PaymentError (400). The info keeps the gateway's
-        original auth token: new tokens come only from GetOrchestrator.
+        Raises CredentialsError (403), PaymentError (400) or InternalError (500). The info
+        keeps the gateway's original auth token: new tokens come only from GetOrchestrator.
         """
-        token = self.check_segment_credentials(creds)
-        info = self.discovery.info(payment.sender, creds.capabilities, token)
+        token = self.check_segment_credentials(creds, payment.sender)
         try:
-            self.process_payment(payment, creds.manifest_id.decode("utf-8", "replace"))
-        except PaymentError:
+            info = self.discovery.info(
+                payment.sender, creds.capabilities, token, session=token.session_id
+            )
+        except QuoteError as err:
+            log.error("cannot refresh the orchestrator info for %s: %s", _who(payment), err)
+            raise InternalError("Internal Server Error") from err
+        try:
+            self.process_payment(payment, manifest_key(creds.manifest_id))
+        except PaymentError as err:
             self.metrics.inc("lpengine_payments_total", "Payments received.", result="refused")
+            log.warning("payment refused from %s: %s", _who(payment), err)
             raise
+        except StoreError as err:
+            log.error("payment from %s not taken: %s", _who(payment), err)
+            raise InternalError("Internal Server Error") from err
         self.metrics.inc("lpengine_payments_total", "Payments received.", result="accepted")
         return info
+
+    def balance(self, sender: bytes, balance_key: str) -> dict[str, str | float | None]:
+        """A sender's credit under one balance key and the price it pinned (operators)."""
+        if self.billing is None:
+            raise ValueError("there are no balances off-chain (-network offchain)")
+        return self.billing.describe_balance(sender, balance_key)
 
     # --- what operators change --------------------------------------------------------------
 
@@ -228,7 +288,8 @@ class Engine:
                 "limit": self.sessions.limit,
             },
             "prices": self.prices.describe(),
-            "inactive_settings": self.config.chain.inactive(),
+            "payments": self.billing.describe() if self.billing is not None else None,
+            "inactive_settings": self.config.chain.inactive(self.config.network),
         }
 
     def _record_quote(self, gateway: str, price: PriceInfo) -> None:
@@ -264,6 +325,9 @@ class Engine:
         )
 
     def close(self) -> None:
+        """Commits and closes the payments database; closing twice does nothing."""
+        if not self._closed and self.billing is not None:
+            self.billing.close()
         self._closed = True
 
     @property
@@ -280,3 +344,13 @@ class Engine:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def manifest_key(manifest_id: bytes) -> str:
+    """The balance key of a `SegData.manifestId` (go: the bytes as a string). Bytes that are not
+    UTF-8 stay distinct (backslash escapes) and storable."""
+    return manifest_id.decode("utf-8", "backslashreplace")
+
+
+def _who(payment: Payment) -> str:
+    return checksum(to_address(payment.sender)) if payment.sender else "an unnamed sender"

@@ -1,9 +1,9 @@
 """The plain forms of what gateways send with paid calls: Payment and segment credentials.
 
 `serve/` decodes the `Livepeer-Payment` and `Livepeer-Segment` headers into these; the engine
-checks them (`Engine.check_segment_credentials`) and hands payments to `Engine.process_payment`,
-the seam where the payments module (`lpengine.pm`) plugs in. Big integers are Python ints here
-(the wire carries them as minimal big-endian bytes).
+checks them (`Engine.check_segment_credentials`) and takes payments (`Engine.process_payment`,
+which hands them to `lpengine.pm` when payments are on). Big integers are Python ints here (the
+wire carries them as minimal big-endian bytes). The ticket parts are `lpengine.pm`'s own.
 """
 
 from __future__ import annotations
@@ -12,32 +12,23 @@ from dataclasses import dataclass
 
 from lpengine.auth_token import AuthToken
 from lpengine.capabilities import CapabilitySet
+from lpengine.pm.address import to_hash32
+from lpengine.pm.payment import TicketExpirationParams, TicketParams, TicketSenderParams
 from lpengine.pricing import PriceInfo
 
 MAX_SEGMENT_DURATION_MS = 300_000
 
-
-@dataclass(frozen=True)
-class TicketExpirationParams:
-    creation_round: int = 0
-    creation_round_block_hash: bytes = b""
-
-
-@dataclass(frozen=True)
-class TicketParams:
-    recipient: bytes = b""
-    face_value: int = 0  # wei
-    win_prob: int = 0  # numerator over 2**256 - 1
-    recipient_rand_hash: bytes = b""
-    seed: int = 0
-    expiration_block: int = 0
-    expiration_params: TicketExpirationParams | None = None
-
-
-@dataclass(frozen=True)
-class TicketSenderParams:
-    sender_nonce: int
-    sig: bytes
+__all__ = [
+    "MAX_SEGMENT_DURATION_MS",
+    "CredentialsError",
+    "InternalError",
+    "Payment",
+    "PaymentError",
+    "SegmentCredentials",
+    "TicketExpirationParams",
+    "TicketParams",
+    "TicketSenderParams",
+]
 
 
 @dataclass(frozen=True)
@@ -68,6 +59,18 @@ class SegmentCredentials:
     capabilities: CapabilitySet | None = None  # absent: no requirements
     auth_token: AuthToken | None = None
     calc_perceptual_hash: bool = False
+    profile_ids: bytes = b""  # 4 bytes per output profile: keccak256(name)[:4]
+
+    def signed_bytes(self) -> bytes:
+        """What the gateway signs (go's `SegTranscodingMetadata.Flatten`, protocol.md §6):
+        manifestId ‖ pad32(seq) ‖ hash (32 bytes) ‖ lowercase hex of the profile IDs."""
+        seq = abs(self.seq)  # NOTE: go pads big.Int(seq).Bytes(), the magnitude
+        return (
+            self.manifest_id
+            + seq.to_bytes(32, "big")
+            + to_hash32(self.hash)
+            + self.profile_ids.hex().encode("ascii")
+        )
 
 
 class CredentialsError(Exception):
@@ -76,3 +79,7 @@ class CredentialsError(Exception):
 
 class PaymentError(Exception):
     """A payment refused (HTTP 400); the message says why."""
+
+
+class InternalError(Exception):
+    """The node could not answer (HTTP 500 `Internal Server Error`, as go); the cause is logged."""

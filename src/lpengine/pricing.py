@@ -158,15 +158,23 @@ class PriceBook:
         """Whether the operator set any non-zero price."""
         return any(not p.is_zero for p in (*self._base.values(), *self._caps.values()))
 
-    def quote(self, gateway: str, requested: Iterable[tuple[int, str]] = ()) -> PriceInfo:
-        """The price for a request naming `requested` (capability, model) pairs."""
+    def price(self, gateway: str, requested: Iterable[tuple[int, str]] = ()) -> Fraction:
+        """Wei per unit for a request naming `requested` (capability, model) pairs, exact."""
         total = sum(
             (p.wei_per_unit for c, m in requested if (p := self.capability_price(gateway, c, m))),
             Fraction(0),
         )
-        if total == 0:
-            total = self.base_price(gateway).wei_per_unit
-        return PriceInfo.of(total, self.fixed_point)
+        return total if total != 0 else self.base_price(gateway).wei_per_unit
+
+    def quote(
+        self,
+        gateway: str,
+        requested: Iterable[tuple[int, str]] = (),
+        overhead: Fraction | int = 1,
+    ) -> PriceInfo:
+        """The wire price for a request naming `requested` pairs, times `overhead` (the
+        auto-adjust share of redemption costs) before truncation."""
+        return PriceInfo.of(self.price(gateway, requested) * overhead, self.fixed_point)
 
     def capability_prices(self, gateway: str, models: Iterable[tuple[int, str]]) -> list[PriceInfo]:
         """One price per advertised (capability, model); unpriced models cost the base price."""

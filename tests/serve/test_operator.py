@@ -109,3 +109,14 @@ def test_operator_routes_stay_off_the_service_port(server):
         call = unary(channel, "/net.Orchestrator/Nope", pb.PingPong)
         with pytest.raises(grpc.RpcError):
             call(pb.PingPong(), timeout=5)
+
+
+def test_payment_routes_off_chain(server):
+    cli = server.cli_url
+    assert httpx.get(f"{cli}/status").json()["payments"] is None
+    for path in ("/simulated", "/simulated/fund", "/simulated/mine"):
+        r = httpx.request("GET" if path == "/simulated" else "POST", f"{cli}{path}")
+        assert (r.status_code, "-network simulated" in r.text) == (404, True)
+    r = httpx.get(f"{cli}/balance", params={"sender": GW})
+    assert r.status_code == 400 and "no balances off-chain" in r.text
+    assert httpx.get(f"{cli}/balance").status_code == 400  # missing form params: sender

@@ -105,3 +105,22 @@ def test_parse_exits_2_naming_the_option(capsys):
         parse(["-pixelsPerUnit", "0"])
     assert exit_.value.code == 2
     assert "-pixelsPerUnit: pixelsPerUnit: expected a positive integer" in capsys.readouterr().err
+
+
+def test_simulated_network_and_its_key_flags(tmp_path):
+    password = tmp_path / "password.txt"
+    password.write_text("s3cret\n")
+    o = build([
+        "-dataDir", str(tmp_path), "-network", "simulated", "-pricePerUnit", "1000",
+        "-ethPassword", str(password), "-ethKeystorePath", str(tmp_path / "keys"),
+        "-ethOrchAddr", GW, "-ethUrl", "https://arb1.example/rpc",
+    ])  # fmt: skip
+    e = o.engine
+    assert e.network == "simulated" and e.payments_on
+    assert e.chain.eth_password == "s3cret" and "s3cret" not in repr(e.chain)
+    assert e.chain.eth_keystore_path == tmp_path / "keys" and e.chain.eth_orch_addr == GW
+    assert e.chain.inactive(e.network) == ["-ethUrl"]  # no Ethereum node on a simulated chain
+    with pytest.raises(OptionError, match="-pricePerUnit: must be set on -network simulated"):
+        build(["-dataDir", str(tmp_path), "-network", "simulated"])  # go refuses to start too
+    with pytest.raises(OptionError, match="real chains need the chain module"):
+        build(["-network", "arbitrum-one-mainnet"])

@@ -1,16 +1,20 @@
-"""A restart keeps the auth token secret and the TLS certificate (go voids both, §13.1)."""
+"""A restart keeps the auth token secret, the TLS certificate and the payments state (go voids
+all of them, protocol.md §13.1)."""
 
 from __future__ import annotations
 
 import base64
 import subprocess
 import sys
+from fractions import Fraction
 
 import httpx
 import pytest
 
 from lpengine.net import lp_rpc_pb2 as pb
 from tests.helpers import ServerProcess, unary
+from tests.pm.conftest import GATEWAY_KEY
+from tests.serve.paying_gateway import WireGateway, header, payment_to_pb
 
 pytestmark = pytest.mark.net
 
@@ -55,3 +59,55 @@ def test_a_taken_port_fails_at_once(tmp_path):
         assert f"cannot listen on 127.0.0.1:{holder.port}" in out.stderr
     finally:
         holder.stop()
+
+
+def test_balances_params_and_nonces_survive_a_restart(tmp_path):
+    """go keeps balances in memory and draws its recipientRand secret per process; here a
+    graceful restart keeps the balance, its pinned price, the params gateways hold and the
+    nonces they spent."""
+    flags = ("-dataDir", str(tmp_path), "-network", "simulated", "-pricePerUnit", "1000")
+    gateway = WireGateway(GATEWAY_KEY)
+    key = {"sender": gateway.checksum, "key": "m1"}
+    first = ServerProcess(*flags)
+    try:
+        fund = {"sender": gateway.checksum, "deposit": "1eth", "reserve": "1eth"}
+        assert httpx.post(f"{first.cli_url}/simulated/fund", data=fund).status_code == 200
+        with first.grpc_channel() as channel:
+            info = gateway.discover(channel)
+        seg = header(gateway.segment(info, b"m1"))
+        paid = header(payment_to_pb(gateway.pay(info, [0, 1])))
+        r = httpx.post(
+            f"{first.url}/payment",
+            headers={"Livepeer-Payment": paid, "Livepeer-Segment": seg},
+            verify=False,
+        )
+        assert r.status_code == 200, r.text
+        before = httpx.get(f"{first.cli_url}/balance", params=key).json()
+        assert before["balance_wei"] is not None
+    finally:
+        assert first.stop() == 0
+
+    second = ServerProcess(*flags)
+    try:
+        after = httpx.get(f"{second.cli_url}/balance", params=key).json()
+        assert after == before  # the same exact amount and pinned price
+        node = httpx.get(f"{second.cli_url}/status").json()["payments"]["node_address"]
+        with second.grpc_channel() as channel:
+            assert "0x" + gateway.discover(channel).address.hex() == node.lower()  # same key
+        replay = httpx.post(
+            f"{second.url}/payment",
+            headers={"Livepeer-Payment": paid, "Livepeer-Segment": seg},
+            verify=False,
+        )
+        assert replay.status_code == 400 and "already seen" in replay.text
+        more = header(payment_to_pb(gateway.pay(info, [2])))  # params from before the restart
+        r = httpx.post(
+            f"{second.url}/payment",
+            headers={"Livepeer-Payment": more, "Livepeer-Segment": seg},
+            verify=False,
+        )
+        assert r.status_code == 200, r.text
+        total = Fraction(httpx.get(f"{second.cli_url}/balance", params=key).json()["balance_wei"])
+        assert total == Fraction(before["balance_wei"]) * Fraction(3, 2)
+    finally:
+        second.stop()

@@ -3,12 +3,14 @@ from __future__ import annotations
 import base64
 
 import pytest
+from eth_utils import keccak
 
 from lpengine.auth_token import AuthToken
 from lpengine.capabilities import CapabilitySet, ModelConstraint, encode_bitstring
 from lpengine.discovery import HardwareInfo, OrchestratorInfo
 from lpengine.hardware import GpuInfo
 from lpengine.net import lp_rpc_pb2 as pb
+from lpengine.payment import TicketExpirationParams, TicketParams
 from lpengine.pricing import PriceInfo
 from lpengine.serve import wire
 
@@ -105,3 +107,42 @@ def test_segment_header():
     for bad in ("%%%", "YWJj"):
         with pytest.raises(wire.WireError, match=r"^ErrorSegEncoding$"):
             wire.decode_segment_header(bad)
+
+
+def test_ticket_params_go_out_as_minimal_big_endian_bytes():
+    params = TicketParams(
+        recipient=b"\x0a" * 20,
+        face_value=10**17,
+        win_prob=2**256 - 1,
+        recipient_rand_hash=b"\x0b" * 32,
+        seed=0,
+        expiration_block=256,
+        expiration_params=TicketExpirationParams(7, b"\x0c" * 32),
+    )
+    info = OrchestratorInfo("https://h:1", b"\x0d" * 20, CAPS, TOKEN, ticket_params=params)
+    m = pb.OrchestratorInfo.FromString(wire.orchestrator_info_to_pb(info).SerializeToString())
+    t = m.ticket_params
+    assert t.face_value == bytes.fromhex("016345785d8a0000") and t.win_prob == b"\xff" * 32
+    assert t.seed == b"" and t.expiration_block == b"\x01\x00"  # 0 is empty, as go's Bytes()
+    assert (t.recipient, t.recipient_rand_hash) == (b"\x0a" * 20, b"\x0b" * 32)
+    exp = t.expiration_params
+    assert (exp.creation_round, exp.creation_round_block_hash) == (7, b"\x0c" * 32)
+
+
+def test_segment_profile_ids_and_signed_bytes():
+    # Known answers from protocol.md §6: the first 4 bytes of keccak256(profile name).
+    seg = pb.SegData(manifestId=b"m", seq=258, hash=b"\x01" * 31)
+    seg.fullProfiles.add(name="ignored")  # an older list: fullProfiles3 wins
+    seg.fullProfiles3.add(name="P720p30fps16x9")
+    seg.fullProfiles3.add(name="P360p30fps16x9")
+    creds = wire.segment_from_pb(seg)
+    assert creds.profile_ids == bytes.fromhex("49d54ea993c717e7")
+    assert creds.signed_bytes() == (
+        b"m" + (258).to_bytes(32, "big") + b"\x00" + b"\x01" * 31 + b"49d54ea993c717e7"
+    )
+    unnamed = pb.SegData()
+    unnamed.fullProfiles2.add(width=1280, height=720, bitrate=6000000)
+    assert wire.segment_from_pb(unnamed).profile_ids == keccak(text="net_1280x720_6000000")[:4]
+    legacy = pb.SegData(profiles=bytes.fromhex("49d54ea993c717e7") + b"xy")
+    assert wire.segment_from_pb(legacy).profile_ids == bytes.fromhex("49d54ea993c717e7")
+    assert wire.segment_from_pb(pb.SegData()).signed_bytes() == bytes(64)

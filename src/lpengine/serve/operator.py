@@ -5,8 +5,6 @@ Setters take form values (body or query string) like go's; errors are 400 with t
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -14,30 +12,19 @@ from starlette.routing import Route
 
 from lpengine import log as lplog
 from lpengine.auth_token import AuthToken
-from lpengine.discovery import OrchestratorInfo
+from lpengine.discovery import OrchestratorInfo, QuoteError
 from lpengine.engine import Engine
+from lpengine.pm.address import parse as parse_address
 from lpengine.pricing import DEFAULT_GATEWAY, Price, gateway_key
+from lpengine.serve.forms import form, missing
+from lpengine.serve.simulated_routes import simulated_routes
 from lpengine.sessions import parse_max_sessions
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
-async def _form(request: Request) -> dict[str, str]:
-    """Form values as go's r.FormValue sees them: query string, then a urlencoded body."""
-    values = dict(request.query_params)
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        body = (await request.body()).decode("utf-8", "replace")
-        values.update(parse_qsl(body, keep_blank_values=True))
-    return values
-
-
-def _missing(form: dict[str, str], *names: str) -> Response | None:
-    absent = [n for n in names if not form.get(n)]
-    return PlainTextResponse(f"missing form params: {', '.join(absent)}\n", 400) if absent else None
-
-
 def _info_json(info: OrchestratorInfo) -> dict[str, object]:
-    price = info.price_info
+    price, params = info.price_info, info.ticket_params
     return {
         "transcoder": info.transcoder,
         "address": "0x" + info.address.hex(),
@@ -46,6 +33,13 @@ def _info_json(info: OrchestratorInfo) -> dict[str, object]:
         "capabilities_prices": [p.__dict__ for p in info.capabilities_prices],
         "version": info.capabilities.version,
         "nodes": list(info.nodes),
+        "ticket_params": None
+        if params is None
+        else {
+            "face_value_wei": str(params.face_value),
+            "win_prob": str(params.win_prob),
+            "expiration_block": params.expiration_block,
+        },
     }
 
 
@@ -56,14 +50,28 @@ def operator_app(engine: Engine) -> Starlette:
     async def orchestrator_info(_: Request) -> Response:
         # What a plain GetOrchestrator would answer, without minting a live auth token.
         placeholder = AuthToken(b"", "", 0)
-        return JSONResponse(_info_json(engine.discovery.info(b"", None, placeholder)))
+        try:
+            return JSONResponse(_info_json(engine.discovery.info(b"", None, placeholder)))
+        except QuoteError as err:  # e.g. the zero address has no reserve on this chain
+            doc = _info_json(engine.discovery.info(b"", None, placeholder, quote=False))
+            return JSONResponse({**doc, "quote_error": str(err)})
+
+    async def balance(request: Request) -> Response:
+        values = await form(request)
+        if (absent := missing(values, "sender")) is not None:
+            return absent
+        try:
+            sender = parse_address(values["sender"])
+            return JSONResponse(engine.balance(sender, values.get("key", "")))
+        except ValueError as err:
+            return PlainTextResponse(f"{err}\n", 400)
 
     async def set_max_sessions(request: Request) -> Response:
-        form = await _form(request)
-        if (missing := _missing(form, "maxSessions")) is not None:
-            return missing
+        values = await form(request)
+        if (absent := missing(values, "maxSessions")) is not None:
+            return absent
         try:
-            value = parse_max_sessions(form["maxSessions"])
+            value = parse_max_sessions(values["maxSessions"])
         except ValueError:
             return PlainTextResponse("Max Sessions must be 'auto' or greater than zero\n", 400)
         engine.set_max_sessions(value)
@@ -71,14 +79,14 @@ def operator_app(engine: Engine) -> Starlette:
         return PlainTextResponse(text + "\n")
 
     async def set_price_for_broadcaster(request: Request) -> Response:
-        form = await _form(request)
-        if missing := _missing(form, "pricePerUnit", "pixelsPerUnit", "broadcasterEthAddr"):
-            return missing
+        values = await form(request)
+        if absent := missing(values, "pricePerUnit", "pixelsPerUnit", "broadcasterEthAddr"):
+            return absent
         try:
-            gateway = gateway_key(form["broadcasterEthAddr"])
+            gateway = gateway_key(values["broadcasterEthAddr"])
             price = Price.parse(
-                form["pricePerUnit"] + form.get("currency", ""),
-                form["pixelsPerUnit"],
+                values["pricePerUnit"] + values.get("currency", ""),
+                values["pixelsPerUnit"],
                 "pricePerUnit",
             )
         except ValueError as err:
@@ -86,16 +94,16 @@ def operator_app(engine: Engine) -> Starlette:
         engine.set_price(gateway, price)
         who = "default" if gateway == DEFAULT_GATEWAY else gateway
         return PlainTextResponse(
-            f"Price per pixel set to {form['pricePerUnit']} wei for {form['pixelsPerUnit']} "
+            f"Price per pixel set to {values['pricePerUnit']} wei for {values['pixelsPerUnit']} "
             f"pixels for broadcaster {who}\n"
         )
 
     async def set_log_level(request: Request) -> Response:
-        form = await _form(request)
-        if (missing := _missing(form, "loglevel")) is not None:
-            return missing
+        values = await form(request)
+        if (absent := missing(values, "loglevel")) is not None:
+            return absent
         try:
-            lplog.set_verbosity(int(form["loglevel"]))
+            lplog.set_verbosity(int(values["loglevel"]))
         except ValueError:
             return PlainTextResponse("parameter 'loglevel' must be an integer verbosity\n", 400)
         return PlainTextResponse("")
@@ -117,5 +125,7 @@ def operator_app(engine: Engine) -> Starlette:
             Route("/setLogLevel", set_log_level, methods=["POST"]),
             Route("/getLogLevel", get_log_level, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/balance", balance, methods=["GET"]),
+            *simulated_routes(engine),
         ]
     )

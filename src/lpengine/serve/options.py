@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from lpengine import envs
 from lpengine.ai.model_config import parse_ai_models
+from lpengine.chain import NETWORKS, OFFCHAIN
 from lpengine.config import (
     DEFAULT_CLI_PORT,
     DEFAULT_HTTP_PORT,
@@ -67,18 +68,24 @@ FLAGS: dict[str, Flag] = {
         f"state directory (default ${envs.LPENGINE_DATA_DIR.name} or ~/.lpengine)", "DIR"
     ),
     "aiModelsDir": Flag(f"model folders (default ${envs.LPENGINE_MODELS_DIR.name})", "DIR"),
-    "network": Flag("network: offchain (on-chain networks need the chain module)", "NAME"),
+    "network": Flag(
+        "offchain (default), or simulated: payments on against an in-process chain, for tests "
+        "and demos only (real chains need the chain module)",
+        "NAME",
+    ),
     "pricePerUnit": Flag("base price in wei per pixelsPerUnit, e.g. 1000 or 0.5eth", "PRICE"),
     "pixelsPerUnit": Flag("units of work the base price covers (default 1)", "N"),
     "pricePerGateway": Flag('JSON {"gateways": [...]} or a path to it', "JSON"),
     "maxSessions": Flag("concurrent transcoding sessions: a number or auto (default 10)", "N|auto"),
     "aiModels": Flag("aiModels.json path, inline JSON, or pipeline:model:warm,...", "MODELS"),
     "orchSecret": Flag("secret shared with remote workers, or a file holding it", "SECRET"),
-    "ethUrl": Flag("Ethereum JSON-RPC URL (stored; chain support not built yet)", "URL"),
-    "ethAddr": Flag("ETH account address (stored; chain support not built yet)", "0x..."),
-    "ethOrchAddr": Flag("orchestrator ETH address (stored; chain support not built yet)", "0x..."),
-    "maxFaceValue": Flag("max ticket face value in wei (stored; payments not built yet)", "WEI"),
-    "ticketEV": Flag("ticket expected value in wei (stored; payments not built yet)", "WEI"),
+    "ethUrl": Flag("Ethereum JSON-RPC URL (stored; real chains are not built yet)", "URL"),
+    "ethAddr": Flag("which key of the keystore the node signs with", "0x..."),
+    "ethOrchAddr": Flag("ticket recipient, when not the node's own address", "0x..."),
+    "ethPassword": Flag("passphrase of the node's key, or a file holding it", "PASSWORD"),
+    "ethKeystorePath": Flag("keystore directory or key file (default <dataDir>/keystore)", "PATH"),
+    "maxFaceValue": Flag("cap on a ticket's face value in wei", "WEI"),
+    "ticketEV": Flag("expected value of one ticket in wei (default 8000000000)", "WEI"),
     "autoAdjustPrice": Flag("truncate quotes to 3 decimals of wei (default true)", is_bool=True),
     "monitor": Flag("serve Prometheus /metrics on the operator API", is_bool=True),
     "nodes": Flag("comma-separated URLs of this orchestrator's other instances", "URLS"),
@@ -94,7 +101,7 @@ class OptionError(ValueError):
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m lpengine.serve",
-        description="Run an lpengine orchestrator (off-chain): gRPC + HTTPS on one TLS port.",
+        description="Run an lpengine orchestrator: gRPC + HTTPS on one TLS port.",
         allow_abbrev=False,
         argument_default=argparse.SUPPRESS,
     )
@@ -140,10 +147,10 @@ def _file_or_text(value: str) -> str:
 
 
 def _network(value: str) -> str:
-    if value != "offchain":
+    if value not in NETWORKS:
         raise ValueError(
-            f"{value!r} is an on-chain network, which needs the chain module (not built yet); "
-            "use offchain"
+            f"{value!r} is not available: real chains need the chain module (not built yet); "
+            f"use {' or '.join(NETWORKS)}"
         )
     return value
 
@@ -169,6 +176,8 @@ CONVERT: dict[str, Callable[[str], Any]] = {
     "ethUrl": eth_url,
     "ethAddr": _address,
     "ethOrchAddr": _address,
+    "ethPassword": _file_or_text,
+    "ethKeystorePath": lambda v: Path(v).expanduser(),
     "maxFaceValue": _wei,
     "ticketEV": _wei,
     "autoAdjustPrice": _bool,
@@ -227,10 +236,15 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
         price = Price.parse(v.get("pricePerUnit", "0"), v.get("pixelsPerUnit", 1), "pricePerUnit")
     except ValueError as err:
         raise OptionError(f"-{err}") from None
+    if kwargs["network"] != OFFCHAIN and "pricePerUnit" not in v.given:
+        # NOTE: go-livepeer refuses to start an orchestrator that takes payments without one.
+        raise OptionError(f"-pricePerUnit: must be set on -network {kwargs['network']}")
     chain = ChainConfig(
         eth_url=v.get("ethUrl"),
         eth_addr=v.get("ethAddr"),
         eth_orch_addr=v.get("ethOrchAddr"),
+        eth_password=v.get("ethPassword", ""),
+        eth_keystore_path=v.get("ethKeystorePath"),
         max_face_value_wei=v.get("maxFaceValue"),
         ticket_ev_wei=v.get("ticketEV"),
     )

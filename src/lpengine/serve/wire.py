@@ -21,6 +21,8 @@ from lpengine.payment import (
     TicketParams,
     TicketSenderParams,
 )
+from lpengine.pm.keccak import keccak256
+from lpengine.pm.ticket import minimal_bytes
 from lpengine.pricing import PriceInfo
 
 
@@ -101,6 +103,21 @@ def payment_from_pb(m: pb.Payment) -> Payment:
     )
 
 
+def profile_name(p: pb.VideoProfile) -> str:
+    """go's name for a profile: its own, else net_<w>x<h>_<bitrate>."""
+    return p.name or f"net_{p.width}x{p.height}_{p.bitrate}"
+
+
+def profile_ids(m: pb.SegData) -> bytes:
+    """The 4-byte IDs of the output profiles (keccak256(name)[:4]) from the newest populated
+    list, as go picks it (fullProfiles3 > 2 > 1 > the legacy `profiles` bytes)."""
+    for profiles in (m.fullProfiles3, m.fullProfiles2, m.fullProfiles):
+        if profiles:
+            return b"".join(keccak256(profile_name(p).encode())[:4] for p in profiles)
+    # NOTE: legacy bytes are IDs already; go reads whole 4-byte IDs only.
+    return m.profiles[: len(m.profiles) // 4 * 4]
+
+
 def segment_from_pb(m: pb.SegData) -> SegmentCredentials:
     return SegmentCredentials(
         manifest_id=m.manifestId,
@@ -111,6 +128,7 @@ def segment_from_pb(m: pb.SegData) -> SegmentCredentials:
         capabilities=capabilities_from_pb(m.capabilities) if m.HasField("capabilities") else None,
         auth_token=auth_token_from_pb(m.auth_token) if m.HasField("auth_token") else None,
         calc_perceptual_hash=m.calc_perceptual_hash,
+        profile_ids=profile_ids(m),
     )
 
 
@@ -213,4 +231,20 @@ def orchestrator_info_to_pb(info: OrchestratorInfo) -> pb.OrchestratorInfo:
     for h in info.hardware:
         _hardware_to_pb(h, m.hardware.add())
     m.nodes.extend(info.nodes)
+    if info.ticket_params is not None:
+        ticket_params_to_pb(info.ticket_params, m.ticket_params)
     return m
+
+
+def ticket_params_to_pb(p: TicketParams, m: pb.TicketParams) -> None:
+    m.recipient = p.recipient
+    m.face_value = minimal_bytes(p.face_value)
+    m.win_prob = minimal_bytes(p.win_prob)
+    m.recipient_rand_hash = p.recipient_rand_hash
+    m.seed = minimal_bytes(p.seed)
+    m.expiration_block = minimal_bytes(p.expiration_block)
+    if p.expiration_params is not None:
+        m.expiration_params.creation_round = p.expiration_params.creation_round
+        m.expiration_params.creation_round_block_hash = (
+            p.expiration_params.creation_round_block_hash
+        )

@@ -1,0 +1,108 @@
+"""A gateway that discovers and pays over the wire, as go's does (server/rpc.go, segment_rpc.go).
+
+Its signatures (the discovery request, SegData, tickets) are made with eth_account and
+eth_utils' keccak: an independent path from lpengine's signer and hashing.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+
+import grpc
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_utils import keccak, to_checksum_address
+
+from lpengine.net import lp_rpc_pb2 as pb
+from lpengine.pm import Payment, PriceInfo, TicketExpirationParams, TicketParams
+from tests.helpers import unary
+from tests.pm.gateway import Gateway
+
+
+def minimal(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+def big(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+def params_from_pb(m: pb.TicketParams) -> TicketParams:
+    return TicketParams(
+        m.recipient,
+        big(m.face_value),
+        big(m.win_prob),
+        m.recipient_rand_hash,
+        big(m.seed),
+        big(m.expiration_block),
+        TicketExpirationParams(
+            m.expiration_params.creation_round, m.expiration_params.creation_round_block_hash
+        ),
+    )
+
+
+def payment_to_pb(p: Payment) -> pb.Payment:
+    m = pb.Payment(sender=p.sender)
+    if (t := p.ticket_params) is not None:
+        m.ticket_params.recipient = t.recipient
+        m.ticket_params.face_value = minimal(t.face_value)
+        m.ticket_params.win_prob = minimal(t.win_prob)
+        m.ticket_params.recipient_rand_hash = t.recipient_rand_hash
+        m.ticket_params.seed = minimal(t.seed)
+        m.ticket_params.expiration_block = minimal(t.expiration_block)
+    if (e := p.expiration_params) is not None:
+        m.expiration_params.creation_round = e.creation_round
+        m.expiration_params.creation_round_block_hash = e.creation_round_block_hash
+        m.ticket_params.expiration_params.CopyFrom(m.expiration_params)
+    for ticket in p.ticket_sender_params:
+        m.ticket_sender_params.add(sender_nonce=ticket.sender_nonce, sig=ticket.sig)
+    if (price := p.expected_price) is not None:
+        m.expected_price.pricePerUnit = price.price_per_unit
+        m.expected_price.pixelsPerUnit = price.pixels_per_unit
+    return m
+
+
+def header(message: pb.Payment | pb.SegData) -> str:
+    """Standard base64 with padding, as go's gateway writes the headers."""
+    return base64.b64encode(message.SerializeToString()).decode()
+
+
+class WireGateway:
+    def __init__(self, private_key: bytes) -> None:
+        self.key = private_key
+        self.checksum = Account.from_key(private_key).address
+        self.address = bytes.fromhex(self.checksum[2:])
+        self.tickets = Gateway(private_key, sign=self.sign_digest)
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """EIP-191 over a 32-byte digest (go's `Sign(keccak256(msg))` signs keccak256(msg))."""
+        return bytes(Account.sign_message(encode_defunct(primitive=digest), self.key).signature)
+
+    def request(self, **fields: object) -> pb.OrchestratorRequest:
+        """go's genOrchestratorReq: the signature over the checksummed hex address."""
+        sig = self.sign_digest(keccak(text=to_checksum_address(self.checksum)))
+        return pb.OrchestratorRequest(address=self.address, sig=sig, **fields)  # type: ignore[arg-type]
+
+    def discover(self, channel: grpc.Channel, **fields: object) -> pb.OrchestratorInfo:
+        call = unary(channel, "GetOrchestrator", pb.OrchestratorInfo)
+        return call(self.request(**fields), timeout=5)
+
+    def segment(
+        self, info: pb.OrchestratorInfo, manifest_id: bytes, seq: int = 0, **fields: object
+    ) -> pb.SegData:
+        """SegData for /payment (no profiles, no segment hash), signed as go's genSegCreds."""
+        seg = pb.SegData(manifestId=manifest_id, seq=seq, **fields)  # type: ignore[arg-type]
+        seg.auth_token.CopyFrom(info.auth_token)
+        flat = manifest_id + seq.to_bytes(32, "big") + bytes(32)
+        for p in seg.fullProfiles3 or seg.fullProfiles2 or seg.fullProfiles:
+            flat += keccak(text=p.name)[:4].hex().encode()
+        seg.sig = self.sign_digest(keccak(flat))
+        return seg
+
+    def pay(
+        self, info: pb.OrchestratorInfo, nonces: Iterable[int], price: PriceInfo | None = None
+    ) -> Payment:
+        """Tickets with the quoted params, at the quoted price unless `price` says otherwise."""
+        quoted = PriceInfo(info.price_info.pricePerUnit, info.price_info.pixelsPerUnit)
+        return self.tickets.pay(params_from_pb(info.ticket_params), nonces, price or quoted)
