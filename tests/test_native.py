@@ -58,3 +58,16 @@ def test_package_imports_and_ops_work_without_the_core():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout) == [False, [4, 4, 3], [3, 2]]
+
+
+def test_outputs_own_their_memory_while_alive(rng: np.random.Generator) -> None:
+    # Output buffers are recycled once numpy frees them, never while an array still uses them.
+    frame = rng.integers(0, 256, (1080 * 3 // 2, 1920), dtype=np.uint8)
+    first = ops.yuv_to_rgb(frame)
+    keep = first.copy()
+    others = [ops.yuv_to_rgb(np.zeros_like(frame)) for _ in range(4)]
+    assert not any(np.shares_memory(first, o) for o in others)
+    assert np.array_equal(first, keep)
+    del others
+    again = ops.yuv_to_rgb(frame)
+    assert np.array_equal(again, keep) and again.flags.owndata is False and again.base is not None

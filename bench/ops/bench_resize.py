@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from bench.harness import args, check, emit, machine, on_gpu, time_ms
 from bench.ops.frames import pattern_frame
@@ -29,9 +30,13 @@ def main() -> None:
         reference_ms = time_ms(
             lambda s=sizes: ops.resize_reference(frame, s), max(1, a.iterations // 25), warmup=0
         )
+        # One reformatter per output keeps each libswscale context warm, as ffmpeg's split +
+        # scale filters do; PyAV's frame.reformat() would rebuild it whenever the size changes.
+        scalers = [VideoReformatter() for _ in sizes]
         swscale_ms = time_ms(
-            lambda s=sizes: [
-                av_frame.reformat(width=w, height=h, interpolation="AREA") for w, h in s
+            lambda s=sizes, r=scalers: [
+                sc.reformat(av_frame, width=w, height=h, interpolation="AREA")
+                for sc, (w, h) in zip(r, s, strict=True)
             ],
             a.iterations,
         )

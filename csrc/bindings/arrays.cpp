@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "core/dispatch.h"
+#include "core/host_pool.h"
 
 namespace lpengine {
 
@@ -88,7 +89,20 @@ py::object new_array(Device device, const std::vector<int64_t>& shape, DType dty
   py::dtype dt = dtype == DType::U8    ? py::dtype::of<uint8_t>()
                  : dtype == DType::F32 ? py::dtype::of<float>()
                                        : py::dtype("float16");
-  py::array out(dt, std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  size_t bytes = itemsize(dtype);
+  for (int64_t d : shape) bytes *= static_cast<size_t>(d);
+  // The array owns a pooled buffer through a capsule that hands it back when numpy frees it.
+  struct Owned {
+    void* ptr;
+    size_t bytes;
+  };
+  auto* owned = new Owned{host_acquire(bytes), bytes};
+  py::capsule base(owned, [](void* p) {
+    auto* o = static_cast<Owned*>(p);
+    host_release(o->ptr, o->bytes);
+    delete o;
+  });
+  py::array out(dt, std::vector<py::ssize_t>(shape.begin(), shape.end()), {}, owned->ptr, base);
   *view = array_arg(out, "out", true);
   return std::move(out);
 }
