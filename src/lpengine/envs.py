@@ -64,6 +64,11 @@ LPENGINE_LOG_LEVEL = StrVar("LPENGINE_LOG_LEVEL", "INFO", "Root log level of lpe
 LPENGINE_NUM_THREADS = IntVar(
     "LPENGINE_NUM_THREADS", "0", "Threads for native CPU ops (0 = one per core); read by _core."
 )
+LPENGINE_HOST_POOL_MB = IntVar(
+    "LPENGINE_HOST_POOL_MB",
+    "256",
+    "Cap on idle host buffers _core keeps for reuse as op outputs; read by _core.",
+)
 LPENGINE_DISABLE_NATIVE = BoolVar(
     "LPENGINE_DISABLE_NATIVE", "0", "Ignore lpengine._core and run the numpy reference ops."
 )
@@ -79,6 +84,7 @@ ALL: tuple[EnvVar, ...] = (
     LPENGINE_MODELS_DIR,
     LPENGINE_LOG_LEVEL,
     LPENGINE_NUM_THREADS,
+    LPENGINE_HOST_POOL_MB,
     LPENGINE_DISABLE_NATIVE,
     LPENGINE_CUDA,
     LPENGINE_CUDA_ARCHS,
