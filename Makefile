@@ -29,6 +29,7 @@ bench:
 	$(PY) -m bench.ops.bench_resize
 	$(PY) -m bench.ops.bench_convert
 	$(PY) -m bench.serve.bench_discovery
+	$(PY) -m bench.pm.bench_validate
 
 # Regenerate src/lpengine/net/ from proto/lp_rpc.proto (grpcio-tools pinned in the [test] extra).
 proto:
