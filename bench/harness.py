@@ -45,6 +45,23 @@ def time_ms(fn: Callable[[], object], iterations: int, warmup: int = 1) -> float
     return statistics.median(samples)
 
 
+def compare_ms(
+    fns: dict[str, Callable[[], object]], iterations: int, warmup: int = 3
+) -> dict[str, float]:
+    """Median wall time of each function in ms, calls interleaved round-robin so that machine
+    drift (other processes, frequency changes) weighs on every contender alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(iterations):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - start) * 1e3)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
 def on_gpu(array: Any) -> Any | None:
     """The array in CUDA memory, or None when there is no GPU to bench on."""
     if _native.cuda_device_count() == 0:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import av
 import numpy as np
 
-from bench.harness import args, check, emit, machine, on_gpu, time_ms
+from bench.harness import args, check, compare_ms, emit, machine, on_gpu, time_ms
 from bench.ops.frames import pattern_frame
 from lpengine import ops
 
@@ -71,10 +71,16 @@ def main() -> None:
 
     # yuv420p -> RGB24, BT.601 limited: libswscale's default for this input.
     kw = dict(matrix="bt601")
-    native_ms = time_ms(lambda: ops.yuv_to_rgb(frame, **kw), a.iterations)
+    t = compare_ms(
+        {
+            "native": lambda: ops.yuv_to_rgb(frame, **kw),
+            "swscale": lambda: av_frame.to_ndarray(format="rgb24"),
+            "swscale_frame": lambda: av_frame.reformat(format="rgb24"),
+        },
+        a.iterations,
+    )
+    native_ms, swscale_ms, swscale_frame_ms = t["native"], t["swscale"], t["swscale_frame"]
     reference_ms = time_ms(lambda: ops.yuv_to_rgb_reference(frame, **kw), ref_iterations, warmup=0)
-    swscale_ms = time_ms(lambda: av_frame.to_ndarray(format="rgb24"), a.iterations)
-    swscale_frame_ms = time_ms(lambda: av_frame.reformat(format="rgb24"), a.iterations)
     got, want = ops.yuv_to_rgb(frame, **kw), ops.yuv_to_rgb_reference(frame, **kw)
     diff = int(np.abs(got.astype(int) - want.astype(int)).max())
     check(diff <= 1, f"rgb24 differs from the reference by {diff} LSB")
@@ -94,9 +100,15 @@ def main() -> None:
     # yuv420p -> float32 planar RGB, cover-resized for a model.
     mw, mh = model_size
     kw2 = dict(size=model_size, mode="cover", dtype="float32", layout="chw")
-    native_ms = time_ms(lambda: ops.yuv_to_rgb(frame, **kw2), a.iterations)
+    t = compare_ms(
+        {
+            "native": lambda: ops.yuv_to_rgb(frame, **kw2),
+            "swscale": lambda: swscale_cover_float(av_frame, mw, mh),
+        },
+        a.iterations,
+    )
+    native_ms, swscale_ms = t["native"], t["swscale"]
     reference_ms = time_ms(lambda: ops.yuv_to_rgb_reference(frame, **kw2), ref_iterations, warmup=0)
-    swscale_ms = time_ms(lambda: swscale_cover_float(av_frame, mw, mh), a.iterations)
     got_f, want_f = ops.yuv_to_rgb(frame, **kw2), ops.yuv_to_rgb_reference(frame, **kw2)
     diff_f = float(np.abs(got_f - want_f).max())
     check(diff_f <= 2 / 219 * 1.5, f"float output differs from the reference by {diff_f}")

@@ -9,7 +9,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from bench.harness import args, check, emit, machine, on_gpu, time_ms
+from bench.harness import args, check, compare_ms, emit, machine, on_gpu, time_ms
 from bench.ops.frames import pattern_frame
 from lpengine import ops
 
@@ -26,19 +26,22 @@ def main() -> None:
     gpu_frame = on_gpu(frame)
     cases = [[size] for size in ladder] + [ladder]
     for sizes in cases:
-        native_ms = time_ms(lambda s=sizes: ops.resize(frame, s), a.iterations)
-        reference_ms = time_ms(
-            lambda s=sizes: ops.resize_reference(frame, s), max(1, a.iterations // 25), warmup=0
-        )
         # One reformatter per output keeps each libswscale context warm, as ffmpeg's split +
         # scale filters do; PyAV's frame.reformat() would rebuild it whenever the size changes.
         scalers = [VideoReformatter() for _ in sizes]
-        swscale_ms = time_ms(
-            lambda s=sizes, r=scalers: [
-                sc.reformat(av_frame, width=w, height=h, interpolation="AREA")
-                for sc, (w, h) in zip(r, s, strict=True)
-            ],
+        timings = compare_ms(
+            {
+                "native": lambda s=sizes: ops.resize(frame, s),
+                "swscale": lambda s=sizes, r=scalers: [
+                    sc.reformat(av_frame, width=w, height=h, interpolation="AREA")
+                    for sc, (w, h) in zip(r, s, strict=True)
+                ],
+            },
             a.iterations,
+        )
+        native_ms, swscale_ms = timings["native"], timings["swscale"]
+        reference_ms = time_ms(
+            lambda s=sizes: ops.resize_reference(frame, s), max(1, a.iterations // 25), warmup=0
         )
         got = ops.resize(frame, sizes)
         want = ops.resize_reference(frame, sizes)
