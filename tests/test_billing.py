@@ -20,6 +20,7 @@ from lpengine.config import ChainConfig
 from lpengine.discovery import DiscoveryError, OrchestratorInfo, OrchestratorRequest
 from lpengine.payment import CredentialsError, Payment, PaymentError, SegmentCredentials
 from lpengine.pm.store import StoreError
+from lpengine.price_feed import PriceFeedData
 from lpengine.pricing import Price, PriceBook, PriceInfo
 from tests.pm.conftest import GATEWAY_KEY
 from tests.serve.paying_gateway import WireGateway
@@ -172,3 +173,31 @@ def test_the_sweeper_drops_idle_balances(tmp_path, gateway):
         assert receiver.balance(gateway.address, "idle") is None
     finally:
         billing.close()
+
+
+class SettableFeed:
+    """A feed whose reading the test sets (what a Chainlink round does on chain)."""
+
+    def __init__(self, usd_per_eth: int) -> None:
+        self.data = PriceFeedData("ETH", "USD", Fraction(usd_per_eth), 1.0)
+
+    def latest(self) -> PriceFeedData:
+        return self.data
+
+
+def test_currency_prices_are_quoted_and_charged_at_the_feeds_rate(tmp_path, gateway):
+    feed = SettableFeed(2000)
+    with engine_for(tmp_path, price=Price.parse("0.5USD"), price_feed=feed) as engine:
+        fund(engine, gateway)
+        info = engine.get_orchestrator(request(gateway))
+        wei = Fraction(10**18, 2000) / 2 * Fraction(101, 100)  # with go's +1 % overhead
+        assert info.price_info == PriceInfo(int(wei), 1)
+        session = info.auth_token.session_id
+        pay(engine, gateway, info, [0], key=session)  # params made for the converted price
+        feed.data = PriceFeedData("ETH", "USD", Fraction(2500), 2.0)
+        assert engine.price_feed is not None and engine.price_feed.refresh()
+        assert engine.get_orchestrator(request(gateway)).price_info == PriceInfo(
+            int(Fraction(10**18, 2500) / 2 * Fraction(101, 100)), 1
+        )
+        refreshed = engine.discovery.info(gateway.address, None, info.auth_token, session=session)
+        assert refreshed.price_info == info.price_info  # a pinned session keeps its price

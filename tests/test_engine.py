@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 
 import pytest
 
@@ -17,6 +18,7 @@ from lpengine.payment import (
     SegmentCredentials,
     TicketParams,
 )
+from lpengine.price_feed import FixedPriceFeed
 from lpengine.pricing import Price
 
 
@@ -143,3 +145,34 @@ def test_config_checks_the_service_uri(tmp_path):
             EngineConfig(data_dir=tmp_path, service_uri=bad)
     with pytest.raises(ValueError, match="maxSessions"):
         EngineConfig(data_dir=tmp_path, max_sessions=0)
+
+
+def test_price_feed_status_metrics_and_live_prices(tmp_path):
+    feed = FixedPriceFeed("ETH", "USD", Fraction(2000), since=100.0)
+    config = EngineConfig(data_dir=tmp_path, price=Price.parse("1USD"), price_feed=feed)
+    with Engine(config) as e:
+        assert e.get_orchestrator(OrchestratorRequest()).price_info.price_per_unit == 5 * 10**14
+        doc = e.status()["price_feed"]
+        assert (doc["source"], doc["pair"], doc["price"]) == (
+            "fixed ETH/USD=2000", "ETH/USD", "2000",
+        )  # fmt: skip
+        assert doc["age_s"] > 0 and doc["wei_per_currency"] == {"USD": str(5 * 10**14)}
+        assert e.status()["prices"]["default"] == "1 USD/unit = 5e+14 wei/unit"
+        assert e.metrics.value("lpengine_price_feed_price", pair="ETH/USD") == 2000
+        assert e.metrics.value("lpengine_price_feed_age_seconds", pair="ETH/USD") > 0
+        with pytest.raises(ValueError, match="cannot convert EUR"):
+            e.set_price("default", Price.parse("1EUR"))
+        e.set_price("default", Price.parse("2USD"))
+        assert e.get_orchestrator(OrchestratorRequest()).price_info.price_per_unit == 10**15
+    with Engine(EngineConfig(data_dir=tmp_path)) as e:
+        assert e.status()["price_feed"] is None
+        with pytest.raises(ValueError, match="currency USD needs a price feed"):
+            e.set_price("default", Price.parse("1USD"))
+
+
+def test_engine_refuses_currency_prices_it_cannot_convert(tmp_path):
+    with pytest.raises(ValueError, match="USD need a price feed"):
+        Engine(EngineConfig(data_dir=tmp_path, price=Price.parse("1USD")))
+    eur = FixedPriceFeed("ETH", "EUR", Fraction(1800))
+    with pytest.raises(ValueError, match="cannot convert USD"):
+        Engine(EngineConfig(data_dir=tmp_path, price=Price.parse("1USD"), price_feed=eur))

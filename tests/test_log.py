@@ -28,6 +28,16 @@ def test_unknown_context_key_is_rejected():
         pass
 
 
+@pytest.fixture
+def restore_lpengine_logger():
+    # setup_logging stops propagation to the root logger (where caplog listens): undo it after.
+    logger = logging.getLogger("lpengine")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+
+
+@pytest.mark.usefixtures("restore_lpengine_logger")
 def test_setup_is_idempotent():
     setup_logging("DEBUG")
     setup_logging("INFO")

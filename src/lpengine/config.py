@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from lpengine import envs
 from lpengine.ai.model_config import AIModelConfig
 from lpengine.chain import NETWORKS, OFFCHAIN
+from lpengine.price_feed import PriceFeed
+from lpengine.price_feed_watcher import REFRESH_INTERVAL_S
 from lpengine.pricing import ZERO, Price
 from lpengine.sessions import DEFAULT_MAX_SESSIONS, MaxSessions, parse_max_sessions
 
@@ -67,6 +69,10 @@ class EngineConfig:
     pixels_per_unit: int = 1  # -pixelsPerUnit: also divides AI model prices that lack their own
     price_per_gateway: Mapping[str, Price] = field(default_factory=dict)
     auto_adjust_price: bool = True
+    # Converts prices set in a currency other than wei/eth (e.g. a FixedPriceFeed, or a
+    # chain.chainlink.ChainlinkFeed), read at start and every price_feed_interval_s.
+    price_feed: PriceFeed | None = None
+    price_feed_interval_s: float = REFRESH_INTERVAL_S
     ai_models: tuple[AIModelConfig, ...] = ()
     orch_secret: str | None = field(default=None, repr=False)
     chain: ChainConfig = field(default_factory=ChainConfig)
@@ -81,6 +87,10 @@ class EngineConfig:
             raise ValueError(
                 f"network: expected one of {', '.join(NETWORKS)} (real chains are not built "
                 f"yet), got {self.network!r}"
+            )
+        if self.price_feed_interval_s <= 0:
+            raise ValueError(
+                f"price_feed_interval_s: expected > 0, got {self.price_feed_interval_s}"
             )
         check_service_uri(self.service_uri, "service_uri")
         for node in self.nodes:

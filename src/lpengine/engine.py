@@ -35,6 +35,7 @@ from lpengine.payment import (
 from lpengine.pm.address import checksum, to_address
 from lpengine.pm.errors import INSUFFICIENT_BALANCE
 from lpengine.pm.store import StoreError
+from lpengine.price_feed_watcher import PriceFeedWatcher
 from lpengine.pricing import Price, PriceBook, PriceInfo
 from lpengine.sessions import DEFAULT_MAX_SESSIONS, MaxSessions, OrchestratorCapped, Sessions
 
@@ -60,6 +61,7 @@ class Engine:
         self.metrics = Metrics(node_id=socket.gethostname())
         self.capabilities = CapabilityRegistry(version=node_version())
         self.sessions = Sessions(config.max_sessions)
+        feed = config.price_feed.latest() if config.price_feed is not None else None
         self.prices = PriceBook(
             config.price,
             config.price_per_gateway,
@@ -69,10 +71,17 @@ class Engine:
                 if (price := m.price(config.pixels_per_unit)) is not None
             },
             fixed_point=config.auto_adjust_price,
+            feed=feed,  # raises PriceFeedError if it cannot convert a price's currency
         )
         self.tokens = AuthTokens.load_or_create(config.data_dir)
         # Payments: on every network but offchain (the node key, the chain view, lpdb.sqlite3).
         self.billing = Billing.open(config, self.prices) if config.payments_on else None
+        self.price_feed: PriceFeedWatcher | None = None
+        if config.price_feed is not None:
+            self.price_feed = PriceFeedWatcher(
+                config.price_feed, self.prices.set_feed, interval_s=config.price_feed_interval_s
+            )
+            self.price_feed.start(feed)
         self.discovery = Discovery(
             registry=self.capabilities,
             prices=self.prices,
@@ -261,7 +270,8 @@ class Engine:
         log.info("max sessions set to %s (limit now %d)", value, self.sessions.limit)
 
     def set_price(self, gateway: str, price: Price) -> None:
-        """The base price for one gateway address, or for 'default'."""
+        """The base price for one gateway address, or for 'default'; raises ValueError for a
+        currency the price feed cannot convert (or any currency, without a feed)."""
         self.prices.set_base_price(gateway, price)
         log.info("base price for %s set to %s", gateway, price)
 
@@ -288,9 +298,16 @@ class Engine:
                 "limit": self.sessions.limit,
             },
             "prices": self.prices.describe(),
+            "price_feed": self._describe_price_feed(),
             "payments": self.billing.describe() if self.billing is not None else None,
             "inactive_settings": self.config.chain.inactive(self.config.network),
         }
+
+    def _describe_price_feed(self) -> dict[str, Any] | None:
+        if self.price_feed is None:
+            return None
+        rates = {c: str(r) for c, r in self.prices.rates.items()}
+        return {**self.price_feed.describe(), "wei_per_currency": rates}
 
     def _record_quote(self, gateway: str, price: PriceInfo) -> None:
         self.metrics.set(
@@ -323,9 +340,27 @@ class Engine:
                 for c, n in self.capabilities.advertised().capacities.items()
             ],
         )
+        if (watcher := self.price_feed) is not None:
+            m.gauge(
+                "lpengine_price_feed_price",
+                "The price feed's current rate: QUOTE per BASE.",
+                lambda: [({"pair": d.pair}, float(d.price))] if (d := watcher.current) else [],
+            )
+            m.gauge(
+                "lpengine_price_feed_age_seconds",
+                "Seconds since the price feed's current rate was published.",
+                lambda: (
+                    [({"pair": d.pair}, a)]
+                    if (d := watcher.current) and (a := watcher.age_s()) is not None
+                    else []
+                ),
+            )
 
     def close(self) -> None:
-        """Commits and closes the payments database; closing twice does nothing."""
+        """Stops the price feed, commits and closes the payments database; closing twice does
+        nothing."""
+        if not self._closed and self.price_feed is not None:
+            self.price_feed.stop()
         if not self._closed and self.billing is not None:
             self.billing.close()
         self._closed = True

@@ -50,6 +50,17 @@ def test_json_entries(tmp_path):
     assert "secret" not in repr(llm)  # tokens stay out of logs
 
 
+def test_prices_in_a_currency_wait_for_a_price_feed():
+    entries = [
+        {"pipeline": "llm", "model_id": "a", "price_per_unit": 0.5, "currency": "usd"},
+        {"pipeline": "llm", "model_id": "b", "price_per_unit": "3", "currency": "EUR",
+         "pixels_per_unit": 4},
+    ]  # fmt: skip
+    a, b = parse_ai_models(json.dumps(entries))
+    assert a.price() == Price(Fraction(1, 2), "USD") and a.currency == "USD"
+    assert b.price() == Price(Fraction(3, 4), "EUR")
+
+
 def test_csv_form():
     models = parse_ai_models("text-to-image:sdxl:true, upscale:sd-x2:false")
     assert models == (
@@ -72,8 +83,8 @@ def test_csv_form():
             "aiModels[0].price_per_unit",
         ),
         (
-            '[{"pipeline": "llm", "model_id": "x", "price_per_unit": 1, "currency": "USD"}]',
-            "price feed",
+            '[{"pipeline": "llm", "model_id": "x", "price_per_unit": 1, "currency": "U$"}]',
+            "aiModels[0].price_per_unit",
         ),
         (
             '[{"pipeline": "llm", "model_id": "x", "pixels_per_unit": 0}]',

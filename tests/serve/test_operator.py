@@ -120,3 +120,42 @@ def test_payment_routes_off_chain(server):
     r = httpx.get(f"{cli}/balance", params={"sender": GW})
     assert r.status_code == 400 and "no balances off-chain" in r.text
     assert httpx.get(f"{cli}/balance").status_code == 400  # missing form params: sender
+
+
+@pytest.fixture(scope="module")
+def usd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    srv = ServerProcess(
+        "-dataDir", str(tmp_path_factory.mktemp("usd")), "-monitor",
+        "-pricePerUnit", "0.5USD", "-priceFeedFixed", "ETH/USD=2000",
+    )  # fmt: skip
+    yield srv
+    srv.stop()
+
+
+def test_currency_prices_quote_through_the_price_feed(usd_server):
+    with usd_server.grpc_channel() as channel:
+        call = unary(channel, "GetOrchestrator", pb.OrchestratorInfo)
+
+        def quote(address: bytes = b"") -> pb.OrchestratorInfo:
+            return call(pb.OrchestratorRequest(address=address), timeout=5)
+
+        price = quote().price_info
+        # 0.5 USD at 2000 USD per ETH: 0.5 * 1e18 / 2000 = 2.5e14 wei per pixel.
+        assert (price.pricePerUnit, price.pixelsPerUnit) == (250_000_000_000_000, 1)
+        form = {"pricePerUnit": "3", "pixelsPerUnit": "1000", "currency": "USD"}
+        r = post(usd_server, "/setPriceForBroadcaster", **form, broadcasterEthAddr=GW)
+        assert r.text == f"Price per pixel set to 3 USD for 1000 pixels for broadcaster {GW}\n"
+        mine = quote(bytes.fromhex("ab" * 20)).price_info
+        assert (mine.pricePerUnit, mine.pixelsPerUnit) == (1_500_000_000_000, 1)
+    r = post(usd_server, "/setPriceForBroadcaster", **{**form, "currency": "EUR"},
+             broadcasterEthAddr=GW)  # fmt: skip
+    assert r.status_code == 400 and "price feed ETH/USD cannot convert EUR" in r.text
+    feed = httpx.get(f"{usd_server.cli_url}/status").json()["price_feed"]
+    assert (feed["pair"], feed["price"], feed["last_error"]) == ("ETH/USD", "2000", None)
+    assert feed["age_s"] >= 0 and feed["wei_per_currency"] == {"USD": "500000000000000"}
+    metrics = httpx.get(f"{usd_server.cli_url}/metrics").text.splitlines()
+    assert any(
+        line.startswith('lpengine_price_feed_price{pair="ETH/USD"') and line.endswith(" 2000")
+        for line in metrics
+    )
+    assert any(line.startswith("lpengine_price_feed_age_seconds{") for line in metrics)

@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import pytest
 
-from lpengine.pricing import WEI_PER_ETH
+from lpengine.price_feed import FixedPriceFeed
+from lpengine.pricing import WEI_PER_ETH, Price
 from lpengine.serve.options import OptionError, build, parse
 
 GW = "0x" + "ab" * 20
@@ -105,6 +106,10 @@ def test_parse_exits_2_naming_the_option(capsys):
         parse(["-pixelsPerUnit", "0"])
     assert exit_.value.code == 2
     assert "-pixelsPerUnit: pixelsPerUnit: expected a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        parse(["-pricePerUnit", "0.5USD"])
+    assert exit_.value.code == 2
+    assert "-pricePerUnit: currency USD needs a price feed" in capsys.readouterr().err
 
 
 def test_simulated_network_and_its_key_flags(tmp_path):
@@ -124,3 +129,62 @@ def test_simulated_network_and_its_key_flags(tmp_path):
         build(["-dataDir", str(tmp_path), "-network", "simulated"])  # go refuses to start too
     with pytest.raises(OptionError, match="real chains need the chain module"):
         build(["-network", "arbitrum-one-mainnet"])
+
+
+def test_currency_prices_with_a_fixed_price_feed(tmp_path):
+    gateways = {"gateways": [{"ethaddress": GW, "priceperunit": 2, "currency": "usd"}]}
+    models = [{"pipeline": "llm", "model_id": "m", "price_per_unit": "0.1", "currency": "USD"}]
+    o = build([
+        "-dataDir", str(tmp_path),
+        "-pricePerUnit", "0.5USD", "-pixelsPerUnit", "2",
+        "-pricePerGateway", json.dumps(gateways),
+        "-aiModels", json.dumps(models),
+        "-priceFeedFixed", "ETH/USD=2000",
+        "-priceFeedInterval", "30m",
+    ])  # fmt: skip
+    e = o.engine
+    assert e.price == Price(Fraction(1, 4), "USD") and e.price_per_gateway[GW].currency == "USD"
+    assert e.price_feed == FixedPriceFeed("ETH", "USD", Fraction(2000), e.price_feed.since)
+    assert e.price_feed_interval_s == 1800
+    assert build(["-dataDir", str(tmp_path)]).engine.price_feed_interval_s == 3600  # go: hourly
+
+
+EUR_GATEWAY = {"ethaddress": GW, "priceperunit": 1, "currency": "EUR"}
+
+
+@pytest.mark.parametrize(
+    "argv,named",
+    [
+        (["-pricePerUnit", "0.5USD"], "-pricePerUnit: currency USD needs a price feed"),
+        (
+            [
+                "-pricePerGateway",
+                json.dumps({"gateways": [EUR_GATEWAY]}),
+                "-priceFeedFixed",
+                "ETH/USD=2000",
+            ],
+            "-pricePerGateway: price feed ETH/USD cannot convert EUR",
+        ),
+        (
+            [
+                "-aiModels",
+                '[{"pipeline":"llm","model_id":"m","price_per_unit":1,"currency":"EUR"}]',
+            ],
+            "-aiModels: currency EUR needs a price feed",
+        ),
+        (["-priceFeedFixed", "BTC/USD=60000"], "-priceFeedFixed: price feed BTC/USD: expected ETH"),
+        (["-priceFeedFixed", "ETH/USD=0"], "-priceFeedFixed: .*not positive"),
+        (["-priceFeedFixed", "3000"], "-priceFeedFixed: expected BASE/QUOTE=PRICE"),
+        (["-priceFeedInterval", "0"], "-priceFeedInterval: expected a positive duration"),
+        (["-priceFeedInterval", "1d"], "-priceFeedInterval: expected a positive duration"),
+        (["-pricePerUnit", "0.5US$"], "-pricePerUnit: expected a non-negative number"),
+        (["-priceFeedAddr", "0x12"], "-priceFeedAddr: address: expected 40 hex digits"),
+        (
+            ["-priceFeedAddr", GW, "-ethUrl", "https://arb1.example/rpc"],
+            "-priceFeedAddr: reading a Chainlink price feed needs an Ethereum client",
+        ),
+    ],
+)
+def test_price_feed_errors_name_the_option(tmp_path, argv, named):
+    with pytest.raises(OptionError, match=named.replace("$", r"\$")):
+        build(["-dataDir", str(tmp_path), *argv])

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from lpengine.capabilities import Capability, capability_for_pipeline
-from lpengine.pricing import DEFAULT_GATEWAY, Price, gateway_key, parse_amount, parse_positive_int
+from lpengine.pricing import (
+    DEFAULT_GATEWAY,
+    WEI,
+    Price,
+    gateway_key,
+    parse_positive_int,
+    parse_price_amount,
+)
 
 _FIELDS = {
     "pipeline",
@@ -41,8 +48,9 @@ class AIModelConfig:
     url: str = ""  # an external runner; empty = managed by the engine
     token: str = field(default="", repr=False)
     optimization_flags: Mapping[str, Any] = field(default_factory=dict)
-    price_per_unit_wei: Fraction | None = None  # None: the base price
+    price_per_unit: Fraction | None = None  # in `currency`; None: the base price
     pixels_per_unit: int | None = None  # None: the base -pixelsPerUnit
+    currency: str = WEI  # WEI (eth is converted when parsed), or one a price feed converts
     gateway: str = DEFAULT_GATEWAY
 
     @property
@@ -50,10 +58,12 @@ class AIModelConfig:
         return capability_for_pipeline(self.pipeline)
 
     def price(self, base_pixels_per_unit: int = 1) -> Price | None:
-        """Wei per unit, or None when the model has no price of its own (it costs the base)."""
-        if self.price_per_unit_wei is None:
+        """The price per unit, or None when the model has no price of its own (it costs the
+        base price)."""
+        if self.price_per_unit is None:
             return None
-        return Price(self.price_per_unit_wei / (self.pixels_per_unit or base_pixels_per_unit))
+        pixels = self.pixels_per_unit or base_pixels_per_unit
+        return Price(self.price_per_unit / pixels, self.currency)
 
 
 def parse_ai_models(value: str) -> tuple[AIModelConfig, ...]:
@@ -114,6 +124,7 @@ def _entry(entry: object, index: int) -> AIModelConfig:
     flags = entry.get("optimization_flags", {}) or {}
     if not isinstance(flags, dict):
         raise ValueError(f"{where}.optimization_flags: expected an object, got {flags!r}")
+    price = _price(entry, where)
     return AIModelConfig(
         pipeline=pipeline,
         model_id=model_id,
@@ -122,8 +133,9 @@ def _entry(entry: object, index: int) -> AIModelConfig:
         url=str(entry.get("url", "") or ""),
         token=str(entry.get("token", "") or ""),
         optimization_flags=flags,
-        price_per_unit_wei=_price(entry, where),
+        price_per_unit=None if price is None else price[0],
         pixels_per_unit=_pixels(entry, where),
+        currency=WEI if price is None else price[1],
         gateway=gateway_key(str(entry.get("gateway") or DEFAULT_GATEWAY)),
     )
 
@@ -134,14 +146,16 @@ def _pixels(entry: dict[str, Any], where: str) -> int | None:
     return parse_positive_int(entry["pixels_per_unit"], f"{where}.pixels_per_unit")
 
 
-def _price(entry: dict[str, Any], where: str) -> Fraction | None:
-    """price_per_unit (+ currency) in wei: a JSON number, or a string such as '0.5'."""
+def _price(entry: dict[str, Any], where: str) -> tuple[Fraction, str] | None:
+    """price_per_unit (+ currency): a JSON number, or a string such as '0.5'; eth -> wei, other
+    currencies are kept for a price feed to convert."""
     if "price_per_unit" not in entry:
         return None
     raw, currency = entry["price_per_unit"], str(entry.get("currency") or "")
     what = f"{where}.price_per_unit"
     if isinstance(raw, str):
-        return parse_amount(raw + currency, what)
+        return parse_price_amount(raw + currency, what)
     if isinstance(raw, int | float) and not isinstance(raw, bool) and raw >= 0:
-        return Fraction(str(raw)) * parse_amount("1" + currency, what)  # JSON numbers: exact
+        one, unit = parse_price_amount("1" + currency, what)
+        return Fraction(str(raw)) * one, unit  # JSON numbers: exact
     raise ValueError(f"{what}: expected a number >= 0, got {raw!r}")

@@ -1,7 +1,8 @@
 """The chain: what the orchestrator reads from Ethereum, and the key it signs with.
 
-Built so far: the node's ETH key (`keystore`) and `-network simulated` (`simulated`), an
-in-process chain for tests and demos that is never for money. The real networks (a devnet on
+Built so far: the node's ETH key (`keystore`), `-network simulated` (`simulated`), an
+in-process chain for tests and demos that is never for money, and the Chainlink price feed
+reader (`chainlink`, over an `eth_call` the host provides). The real networks (a devnet on
 anvil, Arbitrum One) come with issue #5 behind the same `lpengine.pm.ChainView` interface.
 """
 

@@ -82,20 +82,19 @@ def operator_app(engine: Engine) -> Starlette:
         values = await form(request)
         if absent := missing(values, "pricePerUnit", "pixelsPerUnit", "broadcasterEthAddr"):
             return absent
+        currency = values.get("currency", "")
         try:
             gateway = gateway_key(values["broadcasterEthAddr"])
             price = Price.parse(
-                values["pricePerUnit"] + values.get("currency", ""),
-                values["pixelsPerUnit"],
-                "pricePerUnit",
+                values["pricePerUnit"] + currency, values["pixelsPerUnit"], "pricePerUnit"
             )
+            engine.set_price(gateway, price)  # a currency the feed cannot convert: ValueError
         except ValueError as err:
             return PlainTextResponse(f"{err}\n", 400)
-        engine.set_price(gateway, price)
         who = "default" if gateway == DEFAULT_GATEWAY else gateway
         return PlainTextResponse(
-            f"Price per pixel set to {values['pricePerUnit']} wei for {values['pixelsPerUnit']} "
-            f"pixels for broadcaster {who}\n"
+            f"Price per pixel set to {values['pricePerUnit']} {currency or 'wei'} for "
+            f"{values['pixelsPerUnit']} pixels for broadcaster {who}\n"
         )
 
     async def set_log_level(request: Request) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tomllib
 from collections.abc import Callable
@@ -30,7 +31,16 @@ from lpengine.config import (
     check_service_uri,
 )
 from lpengine.log import level_for_verbosity
-from lpengine.pricing import Price, gateway_key, parse_positive_int, parse_price_per_gateway
+from lpengine.pm.address import parse as parse_address
+from lpengine.price_feed import FixedPriceFeed, PriceFeedError, wei_per
+from lpengine.price_feed_watcher import REFRESH_INTERVAL_S
+from lpengine.pricing import (
+    WEI,
+    Price,
+    gateway_key,
+    parse_positive_int,
+    parse_price_per_gateway,
+)
 from lpengine.serve.addresses import eth_url, host_port, http_addr
 from lpengine.sessions import parse_max_sessions
 
@@ -73,9 +83,22 @@ FLAGS: dict[str, Flag] = {
         "and demos only (real chains need the chain module)",
         "NAME",
     ),
-    "pricePerUnit": Flag("base price in wei per pixelsPerUnit, e.g. 1000 or 0.5eth", "PRICE"),
+    "pricePerUnit": Flag(
+        "base price per pixelsPerUnit in wei, eth or a currency a price feed converts, e.g. "
+        "1000, 0.5eth, 0.0001USD",
+        "PRICE",
+    ),
     "pixelsPerUnit": Flag("units of work the base price covers (default 1)", "N"),
     "pricePerGateway": Flag('JSON {"gateways": [...]} or a path to it', "JSON"),
+    "priceFeedFixed": Flag(
+        "a fixed rate converting currency prices, e.g. ETH/USD=3000 (lpengine only; go-livepeer "
+        "reads a Chainlink feed)",
+        "PAIR=PRICE",
+    ),
+    "priceFeedAddr": Flag(
+        "Chainlink price feed contract (refused for now: it needs the chain module)", "0x..."
+    ),
+    "priceFeedInterval": Flag("how often the price feed is read, e.g. 1h, 30m, 90s", "DURATION"),
     "maxSessions": Flag("concurrent transcoding sessions: a number or auto (default 10)", "N|auto"),
     "aiModels": Flag("aiModels.json path, inline JSON, or pipeline:model:warm,...", "MODELS"),
     "orchSecret": Flag("secret shared with remote workers, or a file holding it", "SECRET"),
@@ -155,6 +178,14 @@ def _network(value: str) -> str:
     return value
 
 
+def _duration_s(value: str) -> float:
+    m = re.match(r"^(\d+(?:\.\d+)?)([smh]?)$", value.strip())
+    seconds = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)] if m else 0
+    if seconds <= 0:
+        raise ValueError(f"expected a positive duration such as 1h, 30m or 90s, got {value!r}")
+    return seconds
+
+
 def _nodes(value: str) -> tuple[str, ...]:
     return tuple(check_service_uri(n.strip(), "node") for n in value.split(",") if n.strip())
 
@@ -170,6 +201,9 @@ CONVERT: dict[str, Callable[[str], Any]] = {
     "pricePerUnit": str,
     "pixelsPerUnit": lambda v: parse_positive_int(v, "pixelsPerUnit"),
     "pricePerGateway": lambda v: parse_price_per_gateway(_file_or_text(v)),
+    "priceFeedFixed": FixedPriceFeed.parse,
+    "priceFeedAddr": parse_address,
+    "priceFeedInterval": _duration_s,
     "maxSessions": parse_max_sessions,
     "aiModels": parse_ai_models,
     "orchSecret": _file_or_text,
@@ -239,6 +273,14 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
     if kwargs["network"] != OFFCHAIN and "pricePerUnit" not in v.given:
         # NOTE: go-livepeer refuses to start an orchestrator that takes payments without one.
         raise OptionError(f"-pricePerUnit: must be set on -network {kwargs['network']}")
+    if "priceFeedAddr" in v.given:
+        # TODO(#5): a ChainlinkFeed over the chain module's client reads it.
+        raise OptionError(
+            "-priceFeedAddr: reading a Chainlink price feed needs an Ethereum client on a real "
+            f"-network (with -ethUrl), which comes with the chain module; on -network "
+            f"{kwargs['network']} use -priceFeedFixed BASE/QUOTE=PRICE instead"
+        )
+    _check_currencies(v, price)
     chain = ChainConfig(
         eth_url=v.get("ethUrl"),
         eth_addr=v.get("ethAddr"),
@@ -258,6 +300,8 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
             pixels_per_unit=v.get("pixelsPerUnit", 1),
             price_per_gateway=v.get("pricePerGateway", {}),
             auto_adjust_price=v.get("autoAdjustPrice", True),
+            price_feed=v.get("priceFeedFixed"),
+            price_feed_interval_s=v.get("priceFeedInterval", REFRESH_INTERVAL_S),
             ai_models=v.get("aiModels", ()),
             orch_secret=v.get("orchSecret"),
             chain=chain,
@@ -265,6 +309,26 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
         )
     except ValueError as err:
         raise OptionError(str(err)) from None
+
+
+def _check_currencies(v: _Values, price: Price) -> None:
+    """Every price in a currency other than wei/eth needs a feed that converts it."""
+    feed: FixedPriceFeed | None = v.get("priceFeedFixed")
+    priced: list[tuple[str, Price]] = [("pricePerUnit", price)]
+    priced += [("pricePerGateway", p) for p in v.get("pricePerGateway", {}).values()]
+    priced += [("aiModels", p) for m in v.get("aiModels", ()) if (p := m.price()) is not None]
+    for option, p in priced:
+        if p.currency == WEI:
+            continue
+        if feed is None:
+            raise OptionError(
+                f"-{option}: currency {p.currency} needs a price feed: add -priceFeedFixed "
+                f"ETH/{p.currency}=<{p.currency} per ETH> (or give the price in wei or eth)"
+            )
+        try:
+            wei_per(p.currency, feed.latest())
+        except PriceFeedError as err:
+            raise OptionError(f"-{option}: {err}") from None
 
 
 def build(argv: list[str] | None = None) -> Options:
