@@ -26,6 +26,9 @@ class SenderInfo:
     reserve_claimed_in_current_round_wei: int = 0
 
 
+_UNKNOWN_SENDER = SenderInfo()
+
+
 class ChainView(Protocol):
     def last_seen_l1_block(self) -> int:
         """The newest L1 block number the node has seen."""
@@ -111,7 +114,7 @@ class InMemoryChain:
         if self.fail_sender_info is not None:
             raise ChainError(self.fail_sender_info)
         with self._lock:
-            return self.senders.get(sender, SenderInfo())
+            return self.senders.get(sender, _UNKNOWN_SENDER)
 
     def claimed_reserve(self, sender: bytes, claimant: bytes) -> int:
         with self._lock:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lpengine.pm.store import Store
+from lpengine.pm.store import Job, Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pmSenderNonces (
@@ -36,10 +36,11 @@ SEEN = 1
 TOO_MANY = 2
 
 
-@dataclass
+@dataclass(slots=True)
 class _NonceSet:
     expiration_block: int
     seen: set[int] = field(default_factory=set)
+    job: Job | None = None  # its UPSERT, built once (Store.submit_job)
 
 
 class NonceSets:
@@ -58,21 +59,27 @@ class NonceSets:
     def record(self, rand_hash: bytes, expiration_block: int, nonces: Sequence[int]) -> list[int]:
         """Checks and records `nonces` in order: NEW (now recorded), SEEN or TOO_MANY each."""
         codes: list[int] = []
+        append = codes.append
         with self._lock:
             entry = self._sets.get(rand_hash)
             if entry is None:
                 entry = self._sets[rand_hash] = _NonceSet(expiration_block)
             seen, room = entry.seen, self._max
+            recorded = False
             for nonce in nonces:
                 if nonce in seen:
-                    codes.append(SEEN)
+                    append(SEEN)
                 elif len(seen) >= room:
-                    codes.append(TOO_MANY)
+                    append(TOO_MANY)
                 else:
                     seen.add(nonce)
-                    codes.append(NEW)
-        if NEW in codes:
-            self._store.submit_latest(rand_hash, _UPSERT, lambda: self._row(rand_hash))
+                    append(NEW)
+                    recorded = True
+            if recorded:
+                job = entry.job
+                if job is None:
+                    job = entry.job = (_UPSERT, lambda: self._row(rand_hash))
+                self._store.submit_job(rand_hash, job)
         return codes
 
     def prune(self, block: int) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -26,12 +27,13 @@ from lpengine.pm.address import ZERO_ADDRESS, checksum, to_address, to_hash32
 from lpengine.pm.balance import Balances
 from lpengine.pm.chainview import ChainView
 from lpengine.pm.config import PaymentConfig
-from lpengine.pm.nonces import NonceSets
+from lpengine.pm.nonces import NEW, NonceSets
 from lpengine.pm.params import TicketParamsIssuer
 from lpengine.pm.payment import (
     ExpirationParamsLike,
     PaymentLike,
     PriceLike,
+    SenderParamsLike,
     TicketExpirationParams,
     TicketParams,
     TicketParamsLike,
@@ -42,7 +44,7 @@ from lpengine.pm.secret import derive_secret, load_or_create_secret
 from lpengine.pm.senders import SenderMonitor
 from lpengine.pm.store import DB_FILE, Store
 from lpengine.pm.ticket import SignedTicket, Ticket, aux_data, expected_value, pad32
-from lpengine.pm.validator import PaymentValidator
+from lpengine.pm.validator import VALID, WINNING, PaymentValidator
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,93 @@ class PaymentOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+_SHARED_ENTRIES = 4096
+
+
+class _SharedParams:
+    """What every ticket paid with one set of params shares, worked out once.
+
+    Built when a payment passed the checks that depend on nothing but its params, sender and
+    price (recipient, sender, recipientRand); a payment that brings the same ones again skips
+    them. Immutable but for its caches of results (a race costs a recomputation).
+    """
+
+    __slots__ = (
+        "_accepted",
+        "_credits",
+        "block_hash",
+        "creation_round",
+        "ev",
+        "ev_num",
+        "expiration_block",
+        "face_value",
+        "prefix",
+        "price",
+        "rand32",
+        "rand_hash",
+        "recipient",
+        "sender",
+        "suffix",
+        "win_prob",
+        "win_prob32",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        sender: bytes,
+        recipient: bytes,
+        face_value: int,
+        win_prob: int,
+        expiration_block: int,
+        creation_round: int,
+        block_hash: bytes,
+        rand_hash: bytes,
+        rand32: bytes,
+        price: Fraction,
+    ) -> None:
+        self.sender, self.recipient = sender, recipient
+        self.face_value, self.win_prob = face_value, win_prob
+        self.win_prob32 = pad32(win_prob)
+        self.expiration_block, self.creation_round = expiration_block, creation_round
+        self.block_hash, self.rand_hash, self.rand32 = block_hash, rand_hash, rand32
+        self.price = price
+        self.prefix = recipient + sender + pad32(face_value) + self.win_prob32
+        """The ticket hash's bytes before the nonce: recipient, sender, faceValue, winProb."""
+        self.suffix = rand_hash + aux_data(creation_round, block_hash)
+        """The ticket hash's bytes after the nonce: recipientRandHash ‖ auxData."""
+        self.ev_num = face_value * win_prob
+        """A ticket's EV is ev_num / (2^256 - 1) wei, exactly."""
+        self.ev = expected_value(face_value, win_prob)
+        self._credits: dict[int, Fraction] = {1: self.ev}
+        self._accepted: dict[int, PaymentOutcome] = {}
+
+    def credit(self, tickets: int) -> Fraction:
+        """The EV of `tickets` tickets."""
+        credit = self._credits.get(tickets)
+        if credit is None:
+            credit = self.ev * tickets
+            if len(self._credits) < 64:
+                self._credits[tickets] = credit
+        return credit
+
+    def accepted(self, tickets: int) -> PaymentOutcome:
+        """The outcome of a payment whose `tickets` tickets were all credited and none won."""
+        outcome = self._accepted.get(tickets)
+        if outcome is None:
+            outcome = PaymentOutcome(tickets, tickets, self.credit(tickets), 0, None, False)
+            if len(self._accepted) < 64:
+                self._accepted[tickets] = outcome
+        return outcome
+
+    def winner(self, ticket: SenderParamsLike) -> SignedTicket:
+        fields = Ticket(
+            self.recipient, self.sender, self.face_value, self.win_prob, ticket.sender_nonce,
+            self.rand_hash, self.creation_round, self.block_hash, self.expiration_block,
+        )  # fmt: skip
+        return SignedTicket(fields, ticket.sig, int.from_bytes(self.rand32, "big"))
 
 
 class PaymentReceiver:
@@ -94,7 +183,7 @@ class PaymentReceiver:
         self._ev = Fraction(self.config.ev_wei)
         self._lock = threading.Lock()  # nonce sets, credits and their queued writes, in order
         self._pruned_block = -1
-        self._evs: dict[tuple[int, int], Fraction] = {}
+        self._shared: dict[Hashable, _SharedParams] = {}  # validated params, by their fields
 
     @classmethod
     def open(
@@ -165,12 +254,55 @@ class PaymentReceiver:
         Bad input never raises: it comes back as `outcome.error`. StoreError (the database
         cannot be written, so winners could not be made durable) is the one exception: a 500.
         """
-        count = len(payment.ticket_sender_params)
+        tickets = payment.ticket_sender_params
         params = payment.ticket_params
-        if params is not None and not payment.sender:
-            return PaymentOutcome(count, error=errors.missing_sender(), fatal=True)
         if params is None:
-            return PaymentOutcome(count)
+            return PaymentOutcome(len(tickets))
+        if not payment.sender:
+            return PaymentOutcome(len(tickets), error=errors.missing_sender(), fatal=True)
+        price = payment.expected_price
+        expiration = payment.expiration_params
+        key: Hashable | None = None
+        shared = None
+        if price is not None:
+            # Everything the checks that _SharedParams stands for depend on, as received.
+            key = (
+                params.seed, params.recipient_rand_hash, payment.sender, params.recipient,
+                params.face_value, params.win_prob, params.expiration_block,
+                price.price_per_unit, price.pixels_per_unit,
+                None if expiration is None else expiration.creation_round,
+                None if expiration is None else expiration.creation_round_block_hash,
+            )  # fmt: skip
+            try:
+                shared = self._shared.get(key)
+            except TypeError:  # unhashable input: no cache, the slow path judges it
+                key = None
+        if shared is None:
+            return self._process_uncached(payment, params, tickets, balance_key, key)
+        # NOTE: cached params passed every check that depends on the payment alone (the price,
+        # recipient, sender, recipientRand); the chain's state is read anew, in go's order.
+        chain = self.chain
+        round_number = chain.last_initialized_round()
+        if not chain.is_active(shared.recipient, round_number):
+            error = errors.inactive(shared.recipient, round_number)
+            return PaymentOutcome(len(tickets), error=error, fatal=True)
+        if not tickets:
+            return PaymentOutcome(0)
+        failure = self.senders.validate_sender(shared.sender)
+        if failure is not None:
+            log.debug("payment refused: %s", failure)
+            return PaymentOutcome(len(tickets), error=failure, fatal=True)
+        return self._receive(shared, tickets, balance_key)
+
+    def _process_uncached(
+        self,
+        payment: PaymentLike,
+        params: TicketParamsLike,
+        tickets: Sequence[SenderParamsLike],
+        balance_key: str,
+        key: Hashable | None,
+    ) -> PaymentOutcome:
+        count = len(tickets)
         sender = to_address(payment.sender)
         recipient = to_address(params.recipient)
         round_number = self.chain.last_initialized_round()
@@ -181,18 +313,6 @@ class PaymentReceiver:
             return PaymentOutcome(count, error=price, fatal=True)
         if count == 0:
             return PaymentOutcome(0)
-        return self._receive(payment, params, sender, recipient, price, balance_key)
-
-    def _receive(
-        self,
-        payment: PaymentLike,
-        params: TicketParamsLike,
-        sender: bytes,
-        recipient: bytes,
-        price: Fraction,
-        balance_key: str,
-    ) -> PaymentOutcome:
-        count = len(payment.ticket_sender_params)
         expiration: ExpirationParamsLike = payment.expiration_params or TicketExpirationParams()
         block_hash = to_hash32(expiration.creation_round_block_hash)
         rand_hash = to_hash32(params.recipient_rand_hash)
@@ -210,66 +330,107 @@ class PaymentReceiver:
         if failure is not None or rand32 is None:
             log.debug("payment refused: %s", failure)
             return PaymentOutcome(count, error=failure, fatal=True)
-
-        face_value, win_prob = params.face_value, params.win_prob
-        aux = aux_data(expiration.creation_round, block_hash)
-        prefix = recipient + sender + pad32(face_value) + pad32(win_prob)
-        codes = self._validator.check_tickets(
-            prefix, rand_hash + aux, sender, rand32, win_prob, payment.ticket_sender_params
+        shared = _SharedParams(
+            sender=sender,
+            recipient=recipient,
+            face_value=params.face_value,
+            win_prob=params.win_prob,
+            expiration_block=params.expiration_block,
+            creation_round=expiration.creation_round,
+            block_hash=block_hash,
+            rand_hash=rand_hash,
+            rand32=rand32,
+            price=price,
         )
-        expiration_block = params.expiration_block
-        tickets = payment.ticket_sender_params
+        if key is not None:
+            if len(self._shared) >= _SHARED_ENTRIES:
+                self._shared.pop(next(iter(self._shared)), None)  # oldest first
+            self._shared[key] = shared
+        return self._receive(shared, tickets, balance_key)
+
+    def _receive(
+        self, shared: _SharedParams, tickets: Sequence[SenderParamsLike], balance_key: str
+    ) -> PaymentOutcome:
+        count = len(tickets)
+        codes = self._validator.check_tickets(
+            shared.prefix, shared.suffix, shared.sender, shared.rand32, shared.win_prob32, tickets
+        )
         error: str | None = None
-        credited = 0
-        winners: list[SignedTicket] = []
+        winners: list[SignedTicket] | None = None
         with self._lock:
             last_block = self.chain.last_seen_l1_block()
             if last_block > self._pruned_block:
                 self._prune(last_block)
-            signed = zip(tickets, codes, strict=True)
-            good = [t.sender_nonce for t, code in signed if code >= validator.VALID]
-            seen_codes = iter(self._nonces.record(rand_hash, expiration_block, good))
-            for ticket, code in zip(tickets, codes, strict=True):
-                nonce = ticket.sender_nonce
-                if code == validator.NONCE_OUT_OF_RANGE:
-                    error = errors.nonce_out_of_range(sender, nonce)
-                    continue
-                if code == validator.INVALID_SIGNATURE:
-                    error = errors.INVALID_SIGNATURE
-                    continue
-                seen = next(seen_codes)
-                if seen == nonces.SEEN:
-                    error = errors.nonce_seen(sender, nonce)
-                elif seen == nonces.TOO_MANY:
-                    error = errors.nonce_too_many(sender, nonce)
-                elif expiration_block <= last_block:
-                    error = errors.PARAMS_EXPIRED
-                if error is None:
-                    credited += 1
-                if code == validator.WINNING:  # queued even when the nonce or expiry failed
-                    ticket_fields = Ticket(
-                        recipient, sender, face_value, win_prob, nonce, rand_hash,
-                        expiration.creation_round, block_hash, expiration_block,
-                    )  # fmt: skip
-                    winners.append(
-                        SignedTicket(ticket_fields, ticket.sig, int.from_bytes(rand32, "big"))
-                    )
-            credit = self._expected_value(face_value, win_prob)
-            if credited != 1:
-                credit *= credited
+            if count == 1:
+                good = [tickets[0].sender_nonce] if codes[0] >= VALID else []
+            else:
+                signed = zip(tickets, codes, strict=True)
+                good = [t.sender_nonce for t, code in signed if code >= VALID]
+            seen_codes = self._nonces.record(shared.rand_hash, shared.expiration_block, good)
+            if (
+                seen_codes.count(NEW) == count  # so every signature was good too
+                and shared.expiration_block > last_block
+                and WINNING not in codes
+            ):
+                credited = count  # the common case, without going through the rules one by one
+            else:
+                credited, error, winners = self._judge(
+                    shared, tickets, codes, iter(seen_codes), last_block
+                )
+                if winners:
+                    self.queue.add(winners)
             if credited:
-                self.balances.credit(sender, balance_key, credit, pin=price)
-            if winners:
-                self.queue.add(winners)
+                self.balances.credit_ev(
+                    shared.sender, balance_key, shared.ev_num * credited, pin=shared.price
+                )
         if winners:
             self.store.commit()  # NOTE: the winning tickets are on disk before we answer
             log.info(
                 "queued %d winning ticket(s) sender=%s recipientRandHash=0x%s",
-                len(winners), checksum(sender), rand_hash.hex(),
+                len(winners), checksum(shared.sender), shared.rand_hash.hex(),
             )  # fmt: skip
+            return PaymentOutcome(
+                count, credited, shared.credit(credited), len(winners), error, fatal=False
+            )
         if error is not None:
             log.debug("payment partly refused: %s (credited %d of %d)", error, credited, count)
-        return PaymentOutcome(count, credited, credit, len(winners), error, fatal=False)
+            return PaymentOutcome(count, credited, shared.credit(credited), 0, error, fatal=False)
+        return shared.accepted(count)  # every ticket credited, none won: shared, immutable
+
+    @staticmethod
+    def _judge(
+        shared: _SharedParams,
+        tickets: Sequence[SenderParamsLike],
+        codes: list[int],
+        seen_codes: Iterator[int],
+        last_block: int,
+    ) -> tuple[int, str | None, list[SignedTicket]]:
+        """go's rules ticket by ticket: (tickets credited, last error, winning tickets).
+
+        seen_codes: NonceSets.record's codes for the tickets with a good signature."""
+        sender, expiration_block = shared.sender, shared.expiration_block
+        error: str | None = None
+        credited = 0
+        winners: list[SignedTicket] = []
+        for ticket, code in zip(tickets, codes, strict=True):
+            if code < validator.VALID:
+                if code == validator.NONCE_OUT_OF_RANGE:
+                    error = errors.nonce_out_of_range(sender, ticket.sender_nonce)
+                else:
+                    error = errors.INVALID_SIGNATURE
+                continue
+            seen = next(seen_codes)
+            if seen == nonces.SEEN:
+                error = errors.nonce_seen(sender, ticket.sender_nonce)
+            elif seen == nonces.TOO_MANY:
+                error = errors.nonce_too_many(sender, ticket.sender_nonce)
+            elif expiration_block <= last_block:
+                error = errors.PARAMS_EXPIRED
+            if error is None:
+                credited += 1
+            if code == validator.WINNING:  # queued even when the nonce or expiry failed
+                winners.append(shared.winner(ticket))
+        return credited, error, winners
 
     def _recipient_rand(
         self,
@@ -302,15 +463,6 @@ class PaymentReceiver:
             block_hash,
         )
         return self._validator.recipient_rand(key, message, rand_hash)
-
-    def _expected_value(self, face_value_wei: int, win_prob: int) -> Fraction:
-        ev = self._evs.get((face_value_wei, win_prob))
-        if ev is None:
-            ev = expected_value(face_value_wei, win_prob)
-            if len(self._evs) >= 1024:
-                self._evs.clear()
-            self._evs[(face_value_wei, win_prob)] = ev
-        return ev
 
     def _prune(self, block: int) -> None:
         self._nonces.prune(block)

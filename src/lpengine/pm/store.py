@@ -41,6 +41,8 @@ Row = Sequence[Any]
 LazyRow = Callable[[], Row | None]
 """Parameters computed by the writer when it writes: a coalesced row is built once, not per
 update. None skips the statement."""
+Job = tuple[str, LazyRow]
+"""A keyed statement a caller builds once and resubmits (see `Store.submit_job`)."""
 
 
 class StoreError(RuntimeError):
@@ -101,6 +103,22 @@ class Store:
         with self._cond:
             self._raise_if_failed()
             self._keyed[key] = (sql, params)
+            self._submitted += 1
+            self._wake_if_idle()
+
+    def submit_job(self, key: Hashable, job: Job) -> None:
+        """`submit_latest` for a caller that keeps one `job` (sql, lazy row) per key: a no-op
+        while that very job is still pending, since the writer builds its row at write time.
+
+        The caller changes its state before calling. The unlocked look-up is safe: if it sees
+        the job, the writer has not yet taken the batch holding it (it takes the batch under the
+        lock, then builds the rows), so the row it builds will hold this change.
+        """
+        if self._keyed.get(key) is job and self._error is None and not self._closing:
+            return
+        with self._cond:
+            self._raise_if_failed()
+            self._keyed[key] = job
             self._submitted += 1
             self._wake_if_idle()
 

@@ -4,9 +4,11 @@ This is the hot path, so it does only what differs per ticket. Per payment, the 
 everything but the nonce and the signature: the caller passes the 104-byte hash prefix
 (recipient ‖ sender ‖ faceValue ‖ winProb) and the suffix (recipientRandHash ‖ auxData) once.
 Across payments, recipientRand is cached per HMAC input (a gateway reuses its params for many
-payments), and each sender's public key once it has recovered to the sender's address, which
-saves a keccak per ticket. Per ticket that leaves libsecp256k1's recover and three keccaks:
-ticket hash, EIP-191 digest, winning check.
+payments; the receiver also keeps the prefix and suffix per params), and each sender's public
+key once it has recovered to the sender's address: a later key is compared to it with
+libsecp256k1's own comparison, which saves serializing the key and a keccak per ticket. Per
+ticket that leaves libsecp256k1's recover and three keccaks: ticket hash, EIP-191 digest,
+winning check.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import coincurve
+from coincurve.context import GLOBAL_CONTEXT
 
 from lpengine.pm.keccak import keccak_256
 from lpengine.pm.payment import SenderParamsLike
 from lpengine.pm.signature import HALF_N_BYTES, PERSONAL_PREFIX_32
-from lpengine.pm.ticket import pad32
 
 # NOTE: ordered: a code >= VALID means the signature is good.
 INVALID_SIGNATURE = 0
@@ -32,6 +34,20 @@ _MAX_NONCE = 0xFFFFFFFF
 _RECOVERY_ID = {27: b"\x00", 28: b"\x01"}
 
 
+def _pubkey_cmp() -> Callable[[Any, Any, Any], int] | None:
+    """libsecp256k1's `secp256k1_ec_pubkey_cmp` (0: the same point), through coincurve's
+    bindings; one C call where serializing a key to compare costs a few allocations."""
+    try:
+        from coincurve._libsecp256k1 import lib  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover
+        return None
+    return getattr(lib, "secp256k1_ec_pubkey_cmp", None)
+
+
+_PUBKEY_CMP = _pubkey_cmp()
+_CONTEXT = GLOBAL_CONTEXT.ctx
+
+
 class PaymentValidator:
     """Thread-safe: the caches are plain dicts whose worst race is a miss."""
 
@@ -39,7 +55,7 @@ class PaymentValidator:
         self._secret = secret
         self._cache_entries = cache_entries
         self._rands: dict[Hashable, bytes] = {}
-        self._public_keys: dict[bytes, bytes] = {}
+        self._public_keys: dict[bytes, coincurve.PublicKey] = {}
 
     def recipient_rand(
         self, key: Hashable, message: Callable[[], bytes], rand_hash: bytes
@@ -65,17 +81,18 @@ class PaymentValidator:
         suffix: bytes,
         sender: bytes,
         rand32: bytes,
-        win_prob: int,
+        win_prob32: bytes,
         tickets: Sequence[SenderParamsLike],
     ) -> list[int]:
         """One code per ticket: INVALID_SIGNATURE, VALID, WINNING or NONCE_OUT_OF_RANGE.
 
         prefix: recipient ‖ sender ‖ pad32(faceValue) ‖ pad32(winProb), 104 bytes;
-        suffix: recipientRandHash ‖ auxData, 32 or 96 bytes; rand32: pad32(recipientRand).
+        suffix: recipientRandHash ‖ auxData, 32 or 96 bytes; rand32: pad32(recipientRand);
+        win_prob32: pad32(winProb).
         """
         keccak = keccak_256
         recover = coincurve.PublicKey.from_signature_and_message
-        win_prob32 = pad32(win_prob)
+        cmp, ctx = _PUBKEY_CMP, _CONTEXT
         known_key = self._public_keys.get(sender)
         codes: list[int] = []
         append = codes.append
@@ -92,12 +109,16 @@ class PaymentValidator:
             ticket_hash = keccak(prefix + nonce.to_bytes(32, "big") + suffix).digest()
             digest = keccak(PERSONAL_PREFIX_32 + ticket_hash).digest()
             try:
-                key = recover(sig[:64] + recovery_id, digest, hasher=None).format(compressed=False)
+                key = recover(sig[:64] + recovery_id, digest, hasher=None)
             except ValueError:
                 append(INVALID_SIGNATURE)
                 continue
-            if key != known_key:
-                if keccak(key[1:]).digest()[12:] != sender:
+            if known_key is None or (
+                cmp(ctx, key.public_key, known_key.public_key)
+                if cmp is not None
+                else key.format(compressed=False) != known_key.format(compressed=False)
+            ):
+                if keccak(key.format(compressed=False)[1:]).digest()[12:] != sender:
                     append(INVALID_SIGNATURE)
                     continue
                 known_key = key
@@ -106,7 +127,7 @@ class PaymentValidator:
         return codes
 
 
-def _bounded_put(cache: dict[Any, bytes], key: Hashable, value: bytes, limit: int) -> None:
+def _bounded_put(cache: dict[Any, Any], key: Hashable, value: object, limit: int) -> None:
     if len(cache) >= limit:
         cache.pop(next(iter(cache)), None)  # oldest first: dicts keep insertion order
     cache[key] = value
