@@ -82,6 +82,24 @@ class NonceSets:
                 self._store.submit_job(rand_hash, job)
         return codes
 
+    def record_one(self, rand_hash: bytes, expiration_block: int, nonce: int) -> int:
+        """`record` of a single nonce, without the lists: NEW, SEEN or TOO_MANY."""
+        with self._lock:
+            entry = self._sets.get(rand_hash)
+            if entry is None:
+                entry = self._sets[rand_hash] = _NonceSet(expiration_block)
+            seen = entry.seen
+            if nonce in seen:
+                return SEEN
+            if len(seen) >= self._max:
+                return TOO_MANY
+            seen.add(nonce)
+            job = entry.job
+            if job is None:
+                job = entry.job = (_UPSERT, lambda: self._row(rand_hash))
+            self._store.submit_job(rand_hash, job)
+        return NEW
+
     def prune(self, block: int) -> int:
         """Drops the sets whose params expired at or before `block`; returns how many."""
         with self._lock:

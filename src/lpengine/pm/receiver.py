@@ -79,6 +79,7 @@ class _SharedParams:
     __slots__ = (
         "_accepted",
         "_credits",
+        "accepted_one",
         "block_hash",
         "creation_round",
         "ev",
@@ -125,6 +126,8 @@ class _SharedParams:
         self.ev = expected_value(face_value, win_prob)
         self._credits: dict[int, Fraction] = {1: self.ev}
         self._accepted: dict[int, PaymentOutcome] = {}
+        self.accepted_one = PaymentOutcome(1, 1, self.ev, 0, None, False)
+        """The outcome of a payment of one ticket, credited and not winning (the common one)."""
 
     def credit(self, tickets: int) -> Fraction:
         """The EV of `tickets` tickets."""
@@ -180,6 +183,7 @@ class PaymentReceiver:
         self.queue = TicketQueue(store)
         self._nonces = NonceSets(store, self.config.max_sender_nonces)
         self._validator = PaymentValidator(secret)
+        self._check_ticket = self._validator.check_ticket
         self._ev = Fraction(self.config.ev_wei)
         self._lock = threading.Lock()  # nonce sets, credits and their queued writes, in order
         self._pruned_block = -1
@@ -286,12 +290,15 @@ class PaymentReceiver:
         if not chain.is_active(shared.recipient, round_number):
             error = errors.inactive(shared.recipient, round_number)
             return PaymentOutcome(len(tickets), error=error, fatal=True)
-        if not tickets:
+        count = len(tickets)
+        if not count:
             return PaymentOutcome(0)
-        failure = self.senders.validate_sender(shared.sender)
+        failure = self.senders.validate_sender(shared.sender, round_number)
         if failure is not None:
             log.debug("payment refused: %s", failure)
-            return PaymentOutcome(len(tickets), error=failure, fatal=True)
+            return PaymentOutcome(count, error=failure, fatal=True)
+        if count == 1:
+            return self._receive_one(shared, tickets[0], balance_key)
         return self._receive(shared, tickets, balance_key)
 
     def _process_uncached(
@@ -317,7 +324,7 @@ class PaymentReceiver:
         block_hash = to_hash32(expiration.creation_round_block_hash)
         rand_hash = to_hash32(params.recipient_rand_hash)
         # NOTE: go checks these per ticket; they depend on nothing a ticket changes, so once.
-        failure = self.senders.validate_sender(sender)
+        failure = self.senders.validate_sender(sender, round_number)
         if failure is None and recipient != self.recipient:
             failure = errors.INVALID_RECIPIENT
         if failure is None and sender == ZERO_ADDRESS:
@@ -346,6 +353,8 @@ class PaymentReceiver:
             if len(self._shared) >= _SHARED_ENTRIES:
                 self._shared.pop(next(iter(self._shared)), None)  # oldest first
             self._shared[key] = shared
+        if count == 1:
+            return self._receive_one(shared, tickets[0], balance_key)
         return self._receive(shared, tickets, balance_key)
 
     def _receive(
@@ -383,6 +392,51 @@ class PaymentReceiver:
                 self.balances.credit_ev(
                     shared.sender, balance_key, shared.ev_num * credited, pin=shared.price
                 )
+        return self._outcome(shared, count, credited, error, winners)
+
+    def _receive_one(
+        self, shared: _SharedParams, ticket: SenderParamsLike, balance_key: str
+    ) -> PaymentOutcome:
+        """`_receive` of a payment of one ticket: the same steps in the same order, straight
+        through for the common case (good signature, fresh nonce, live params, no win)."""
+        nonce = ticket.sender_nonce
+        code = self._check_ticket(
+            shared.prefix, shared.suffix, shared.sender, shared.rand32, shared.win_prob32,
+            nonce, ticket.sig,
+        )  # fmt: skip
+        with self._lock:
+            last_block = self.chain.last_seen_l1_block()
+            if last_block > self._pruned_block:
+                self._prune(last_block)
+            seen_codes: tuple[int, ...] = ()
+            if code >= VALID:
+                seen = self._nonces.record_one(shared.rand_hash, shared.expiration_block, nonce)
+                if seen == NEW and code == VALID and shared.expiration_block > last_block:
+                    self.balances.credit_ev(
+                        shared.sender, balance_key, shared.ev_num, pin=shared.price
+                    )
+                    return shared.accepted_one  # shared, immutable
+                seen_codes = (seen,)
+            credited, error, winners = self._judge(
+                shared, (ticket,), [code], iter(seen_codes), last_block
+            )
+            if winners:
+                self.queue.add(winners)
+            if credited:
+                self.balances.credit_ev(
+                    shared.sender, balance_key, shared.ev_num * credited, pin=shared.price
+                )
+        return self._outcome(shared, 1, credited, error, winners)
+
+    def _outcome(
+        self,
+        shared: _SharedParams,
+        count: int,
+        credited: int,
+        error: str | None,
+        winners: list[SignedTicket] | None,
+    ) -> PaymentOutcome:
+        """The outcome once the lock is released; winners are committed to disk first."""
         if winners:
             self.store.commit()  # NOTE: the winning tickets are on disk before we answer
             log.info(

@@ -64,13 +64,17 @@ class SenderMonitor:
             return alloc
         return alloc - pending
 
-    def validate_sender(self, sender: bytes) -> str | None:
-        """go's `ValidateSender`: an error message (fatal for the payment) or None."""
+    def validate_sender(self, sender: bytes, round_number: int | None = None) -> str | None:
+        """go's `ValidateSender`: an error message (fatal for the payment) or None.
+
+        round_number: the last initialized round when the caller has just read it."""
         try:
             info = self._chain.sender_info(sender)
         except ChainError as e:
             return f"could not get sender info for {address.checksum(sender)}: {e}"
-        max_withdraw_round = self._chain.last_initialized_round() + 1
+        if round_number is None:
+            round_number = self._chain.last_initialized_round()
+        max_withdraw_round = round_number + 1
         if info.withdraw_round != 0 and info.withdraw_round <= max_withdraw_round:
             return (
                 f"deposit and reserve for sender {address.checksum(sender)} is set to unlock soon"
