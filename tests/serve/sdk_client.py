@@ -20,6 +20,7 @@ from livepeer_gateway import (
     orchestrator_selector,
 )
 from livepeer_gateway import lp_rpc_pb2 as sdk_pb
+from proto_shape import describe  # this script's folder is on sys.path
 
 
 def _caps(cmd: dict[str, Any]) -> Any:
@@ -39,41 +40,6 @@ def _info(info: Any) -> dict[str, Any]:
     return doc
 
 
-def _repeated(field: Any) -> bool:
-    # protobuf >= 7 has is_repeated; older versions only the label (3 = repeated)
-    return bool(field.is_repeated if hasattr(field, "is_repeated") else field.label == 3)
-
-
-def _descriptor() -> dict[str, Any]:
-    """Every field of every message in the SDK's lp_rpc.proto: number, type, label, type name."""
-    out: dict[str, Any] = {}
-
-    def walk(desc: Any) -> None:
-        out[desc.full_name] = {
-            f.name: [
-                f.number,
-                f.type,
-                _repeated(f),
-                f.message_type.full_name if f.message_type else "",
-            ]
-            for f in desc.fields
-        }
-        for e in desc.enum_types:
-            out[e.full_name] = {v.name: v.number for v in e.values}
-        for nested in desc.nested_types:
-            walk(nested)
-
-    for message in sdk_pb.DESCRIPTOR.message_types_by_name.values():
-        walk(message)
-    for enum in sdk_pb.DESCRIPTOR.enum_types_by_name.values():
-        out[enum.full_name] = {v.name: v.number for v in enum.values}
-    services = {
-        s.full_name: {m.name: [m.input_type.full_name, m.output_type.full_name] for m in s.methods}
-        for s in sdk_pb.DESCRIPTOR.services_by_name.values()
-    }
-    return {"messages": out, "services": services}
-
-
 def run(cmd: dict[str, Any]) -> Any:
     do = cmd["do"]
     if do == "info":
@@ -90,7 +56,7 @@ def run(cmd: dict[str, Any]) -> Any:
             session.send_payment()  # raises PaymentError on any non-2xx answer
         return {"paid": cmd.get("times", 1), "session_id": info.auth_token.session_id}
     if do == "descriptor":
-        return _descriptor()
+        return describe(sdk_pb.DESCRIPTOR)
     raise ValueError(f"unknown command {do!r}")
 
 

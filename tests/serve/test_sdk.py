@@ -13,6 +13,7 @@ import pytest
 from lpengine.capabilities import Capability, decode_bitstring
 from lpengine.net import lp_rpc_pb2 as pb
 from tests.helpers import ServerProcess, free_port
+from tests.serve.proto_shape import describe
 
 pytestmark = [pytest.mark.net, pytest.mark.slow]
 
@@ -83,43 +84,11 @@ def _payments(server: ServerProcess) -> int:
     return 0
 
 
-def _repeated(field: Any) -> bool:
-    # protobuf >= 7 has is_repeated; older versions only the label (3 = repeated)
-    return bool(field.is_repeated if hasattr(field, "is_repeated") else field.label == 3)
-
-
-def _ours() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-
-    def walk(desc: Any) -> None:
-        out[desc.full_name] = {
-            f.name: [
-                f.number,
-                f.type,
-                _repeated(f),
-                f.message_type.full_name if f.message_type else "",
-            ]
-            for f in desc.fields
-        }
-        for e in desc.enum_types:
-            out[e.full_name] = {v.name: v.number for v in e.values}
-        for nested in desc.nested_types:
-            walk(nested)
-
-    for message in pb.DESCRIPTOR.message_types_by_name.values():
-        walk(message)
-    return out
-
-
 def test_proto_is_wire_compatible_with_the_sdk(sdk):
     theirs = sdk(do="descriptor")
-    ours = _ours()
+    ours = describe(pb.DESCRIPTOR)
     assert len(theirs["messages"]) > 30  # the SDK's whole lp_rpc.proto, nested types included
-    assert set(theirs["messages"]) <= set(ours), set(theirs["messages"]) - set(ours)
+    assert set(theirs["messages"]) <= set(ours["messages"])
     for name, fields in theirs["messages"].items():
-        assert ours[name] == fields, name
-    services = {
-        s.full_name: {m.name: [m.input_type.full_name, m.output_type.full_name] for m in s.methods}
-        for s in pb.DESCRIPTOR.services_by_name.values()
-    }
-    assert services == theirs["services"]
+        assert ours["messages"][name] == fields, name
+    assert ours["services"] == theirs["services"]

@@ -48,12 +48,13 @@ def operator_app(engine: Engine) -> Starlette:
         return JSONResponse(engine.status())
 
     async def orchestrator_info(_: Request) -> Response:
-        # What a plain GetOrchestrator would answer, without minting a live auth token.
-        placeholder = AuthToken(b"", "", 0)
+        # What a plain GetOrchestrator would answer, with an empty token instead of minting a
+        # live one for an operator who cannot use it.
+        no_token = AuthToken(b"", "", 0)
         try:
-            return JSONResponse(_info_json(engine.discovery.info(b"", None, placeholder)))
+            return JSONResponse(_info_json(engine.discovery.info(b"", None, no_token)))
         except QuoteError as err:  # e.g. the zero address has no reserve on this chain
-            doc = _info_json(engine.discovery.info(b"", None, placeholder, quote=False))
+            doc = _info_json(engine.discovery.info(b"", None, no_token, quote=False))
             return JSONResponse({**doc, "quote_error": str(err)})
 
     async def balance(request: Request) -> Response:
