@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any
@@ -23,6 +24,8 @@ from lpengine.capability_registry import CapabilityRegistry
 from lpengine.config import EngineConfig
 from lpengine.discovery import Discovery, OrchestratorInfo, OrchestratorRequest, QuoteError
 from lpengine.media import codecs
+from lpengine.media.profile import VideoProfile
+from lpengine.media.transcode import TranscodeResult, transcode_segment
 from lpengine.metrics import Metrics
 from lpengine.payment import (
     MAX_SEGMENT_DURATION_MS,
@@ -262,6 +265,15 @@ class Engine:
         if self.billing is None:
             raise ValueError("there are no balances off-chain (-network offchain)")
         return self.billing.describe_balance(sender, balance_key)
+
+    def transcode(self, segment: bytes, profiles: Sequence[VideoProfile]) -> TranscodeResult:
+        """One segment (MPEG-TS or MP4 bytes) to one rendition per profile, in their order.
+
+        Blocking and CPU-heavy (decode, native resize, one encoder thread per rendition): call
+        it from a worker thread (`run_in_threadpool`), never on an event loop. Raises ValueError
+        naming the field for bad profiles, TranscodeError (LPMS's text) for a bad segment.
+        """
+        return transcode_segment(segment, profiles)
 
     # --- what operators change --------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from google.protobuf.message import DecodeError
 from lpengine.auth_token import AuthToken
 from lpengine.capabilities import CapabilitySet, ModelConstraint
 from lpengine.discovery import HardwareInfo, OrchestratorInfo, OrchestratorRequest
+from lpengine.media.profile import default_name, profile_id
 from lpengine.net import lp_rpc_pb2 as pb
 from lpengine.payment import (
     Payment,
@@ -21,7 +22,6 @@ from lpengine.payment import (
     TicketParams,
     TicketSenderParams,
 )
-from lpengine.pm.keccak import keccak256
 from lpengine.pm.ticket import minimal_bytes
 from lpengine.pricing import PriceInfo
 
@@ -105,7 +105,7 @@ def payment_from_pb(m: pb.Payment) -> Payment:
 
 def profile_name(p: pb.VideoProfile) -> str:
     """go's name for a profile: its own, else net_<w>x<h>_<bitrate>."""
-    return p.name or f"net_{p.width}x{p.height}_{p.bitrate}"
+    return p.name or default_name(p.width, p.height, p.bitrate)
 
 
 def profile_ids(m: pb.SegData) -> bytes:
@@ -113,7 +113,7 @@ def profile_ids(m: pb.SegData) -> bytes:
     list, as go picks it (fullProfiles3 > 2 > 1 > the legacy `profiles` bytes)."""
     for profiles in (m.fullProfiles3, m.fullProfiles2, m.fullProfiles):
         if profiles:
-            return b"".join(keccak256(profile_name(p).encode())[:4] for p in profiles)
+            return b"".join(profile_id(profile_name(p)) for p in profiles)
     # NOTE: legacy bytes are IDs already; go reads whole 4-byte IDs only.
     return m.profiles[: len(m.profiles) // 4 * 4]
 
