@@ -133,6 +133,11 @@ class Billing:
         """Raises StoreError only (the database cannot be written)."""
         return self.receiver.process_payment(payment, balance_key)
 
+    def debit(self, sender: bytes, key: str, units: int, price: PriceInfo) -> Fraction:
+        """Work done for (sender, key): `units` at the key's pinned price, else `price`; returns
+        the balance left (it may go negative, as in go)."""
+        return self.receiver.debit(to_address(sender), key, units, price.wei_per_unit)
+
     def describe_balance(self, sender: bytes, key: str) -> dict[str, str | float | None]:
         """The credit of (sender, key), exact and approximate, and the price it pinned."""
         sender = to_address(sender)

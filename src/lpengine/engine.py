@@ -25,7 +25,8 @@ from lpengine.config import EngineConfig
 from lpengine.discovery import Discovery, OrchestratorInfo, OrchestratorRequest, QuoteError
 from lpengine.media import codecs
 from lpengine.media.profile import VideoProfile
-from lpengine.media.transcode import TranscodeResult, transcode_segment
+from lpengine.media.store import RenditionStore
+from lpengine.media.transcode import TranscodeError, TranscodeResult, transcode_segment
 from lpengine.metrics import Metrics
 from lpengine.payment import (
     MAX_SEGMENT_DURATION_MS,
@@ -40,7 +41,22 @@ from lpengine.pm.errors import INSUFFICIENT_BALANCE
 from lpengine.pm.store import StoreError
 from lpengine.price_feed_watcher import PriceFeedWatcher
 from lpengine.pricing import Price, PriceBook, PriceInfo
-from lpengine.sessions import DEFAULT_MAX_SESSIONS, MaxSessions, OrchestratorCapped, Sessions
+from lpengine.segment import (
+    MISMATCHED_SEGMENTS,
+    SegmentJob,
+    SegmentResult,
+    StoredRendition,
+    rendition_key,
+    rendition_url,
+    signed_digest_message,
+)
+from lpengine.sessions import (
+    DEFAULT_MAX_SESSIONS,
+    SESSION_IDLE_S,
+    MaxSessions,
+    OrchestratorCapped,
+    Sessions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +79,8 @@ class Engine:
         self.features: dict[str, Any] = _native.compiled_features()
         self.metrics = Metrics(node_id=socket.gethostname())
         self.capabilities = CapabilityRegistry(version=node_version())
-        self.sessions = Sessions(config.max_sessions)
+        self.sessions = Sessions(config.max_sessions, idle_s=SESSION_IDLE_S)
+        self.renditions = RenditionStore()  # what /stream/ serves
         feed = config.price_feed.latest() if config.price_feed is not None else None
         self.prices = PriceBook(
             config.price,
@@ -241,15 +258,66 @@ class Engine:
         keeps the gateway's original auth token: new tokens come only from GetOrchestrator.
         """
         token = self.check_segment_credentials(creds, payment.sender)
+        info = self._refreshed_info(payment, creds, token)
+        self._take_payment(payment, manifest_key(creds.manifest_id))
+        return info
+
+    def accept_segment(self, payment: Payment, creds: SegmentCredentials) -> SegmentJob:
+        """POST /segment before its upload is read (protocol.md §4.2 steps 2-9): credentials,
+        refreshed info, the payment into the balance of the session (`auth_token.session_id`),
+        and with a price the balance check. Raises as `receive_payment`."""
+        token = self.check_segment_credentials(creds, payment.sender)
+        info = self._refreshed_info(payment, creds, token)
+        self._take_payment(payment, token.session_id)
+        self.check_balance(payment, token.session_id)
+        return SegmentJob(creds, payment, token, info)
+
+    def run_segment(self, job: SegmentJob, segment: bytes) -> SegmentResult:
+        """POST /segment after its upload passed `job.check_body` (steps 14-15): transcodes,
+        stores the renditions for /stream/, debits the encoded pixels, signs the result.
+
+        Never raises for the segment: failures are the result's `error` (LPMS's text). Blocking
+        and CPU-heavy, as `transcode`.
+        """
+        seq, session = job.creds.seq, job.session_id
         try:
-            info = self.discovery.info(
+            self.sessions.open(session)  # NOTE: a new session over the limit fails here (go)
+            if job.creds.profiles_error:
+                raise ValueError(job.creds.profiles_error)
+            out = self.transcode(segment, job.profiles)
+            if len(out.renditions) != len(job.profiles):
+                raise TranscodeError(MISMATCHED_SEGMENTS, f"{len(out.renditions)} outputs")
+        except (OrchestratorCapped, TranscodeError, ValueError) as err:
+            why = err.describe() if isinstance(err, TranscodeError) else str(err)
+            log.warning("segment %d of session %s not transcoded: %s", seq, session, why)
+            self.metrics.inc("lpengine_segments_total", "Segments transcoded.", result="failed")
+            return SegmentResult(seq, job.info, error=str(err))
+        stored = []
+        for profile, rendition in zip(job.profiles, out.renditions, strict=True):
+            self.renditions.put(rendition_key(session, profile, seq), rendition.data)
+            url = rendition_url(self.config.service_uri, session, profile, seq)
+            stored.append(StoredRendition(url, rendition.pixels))
+        self._debit(job.payment, session, out.encoded_pixels)
+        self.sessions.open(session)  # its last use is now: idle time counts from here
+        self.metrics.inc("lpengine_segments_total", "Segments transcoded.", result="ok")
+        sig = self.sign(signed_digest_message(out.renditions))
+        return SegmentResult(seq, job.info, tuple(stored), sig)
+
+    def _refreshed_info(
+        self, payment: Payment, creds: SegmentCredentials, token: AuthToken
+    ) -> OrchestratorInfo:
+        """Info with fresh ticket params at the session's price, and the gateway's own token."""
+        try:
+            return self.discovery.info(
                 payment.sender, creds.capabilities, token, session=token.session_id
             )
         except QuoteError as err:
             log.error("cannot refresh the orchestrator info for %s: %s", _who(payment), err)
             raise InternalError("Internal Server Error") from err
+
+    def _take_payment(self, payment: Payment, balance_key: str) -> None:
         try:
-            self.process_payment(payment, manifest_key(creds.manifest_id))
+            self.process_payment(payment, balance_key)
         except PaymentError as err:
             self.metrics.inc("lpengine_payments_total", "Payments received.", result="refused")
             log.warning("payment refused from %s: %s", _who(payment), err)
@@ -258,7 +326,15 @@ class Engine:
             log.error("payment from %s not taken: %s", _who(payment), err)
             raise InternalError("Internal Server Error") from err
         self.metrics.inc("lpengine_payments_total", "Payments received.", result="accepted")
-        return info
+
+    def _debit(self, payment: Payment, balance_key: str, pixels: int) -> None:
+        """Work done, paid for at the session's price (go's DebitFees); nothing off-chain."""
+        price = payment.expected_price
+        if self.billing is None or price is None or price.price_per_unit <= 0 or pixels <= 0:
+            return
+        left = self.billing.debit(payment.sender, balance_key, pixels, price)
+        log.debug("debited %d pixels from %s/%s: %s wei left", pixels, _who(payment),
+                  balance_key, left)  # fmt: skip
 
     def balance(self, sender: bytes, balance_key: str) -> dict[str, str | float | None]:
         """A sender's credit under one balance key and the price it pinned (operators)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from lpengine.auth_token import AuthToken
 from lpengine.capabilities import CapabilitySet
+from lpengine.media.profile import VideoProfile
 from lpengine.pm.address import to_hash32
 from lpengine.pm.payment import TicketExpirationParams, TicketParams, TicketSenderParams
 from lpengine.pricing import PriceInfo
@@ -60,6 +61,8 @@ class SegmentCredentials:
     auth_token: AuthToken | None = None
     calc_perceptual_hash: bool = False
     profile_ids: bytes = b""  # 4 bytes per output profile: keccak256(name)[:4]
+    profiles: tuple[VideoProfile, ...] = ()  # the renditions wanted (fullProfiles3 > 2 > 1)
+    profiles_error: str = ""  # why the wanted profiles cannot be made (then `profiles` is empty)
 
     def signed_bytes(self) -> bytes:
         """What the gateway signs (go's `SegTranscodingMetadata.Flatten`, protocol.md §6):

@@ -1,7 +1,8 @@
 """Open transcoding sessions and the limit on them (-maxSessions), changeable at runtime.
 
 A session is named by the `session_id` of the auth token it runs under. `OrchestratorCapped` is
-what gateways see once the open sessions reach the limit (protocol.md §5.1, §10).
+what gateways see once the open sessions reach the limit (protocol.md §5.1, §10). With `idle_s`
+a session unused that long is closed (go tears a transcode session down after 70 s idle).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Literal
 
 AUTO: Literal["auto"] = "auto"
 DEFAULT_MAX_SESSIONS = 10
+SESSION_IDLE_S = 70.0  # protocol.md §9
 MaxSessions = int | Literal["auto"]
 
 
@@ -37,8 +39,11 @@ class Sessions:
     """The open sessions; `limit` is the configured number, or under 'auto' the capacity the
     transcoding workloads report (local plus remote transcoders)."""
 
-    def __init__(self, max_sessions: MaxSessions = DEFAULT_MAX_SESSIONS) -> None:
-        self._open: dict[str, float] = {}  # session id -> monotonic start time
+    def __init__(
+        self, max_sessions: MaxSessions = DEFAULT_MAX_SESSIONS, idle_s: float | None = None
+    ) -> None:
+        self._open: dict[str, float] = {}  # session id -> monotonic time of its last use
+        self._idle_s = idle_s
         self._lock = threading.Lock()
         self._auto_capacity: dict[str, int] = {}
         self.max_sessions: MaxSessions = max_sessions
@@ -68,6 +73,8 @@ class Sessions:
         return session_id in self._open
 
     def full(self) -> bool:
+        with self._lock:
+            self._close_idle()
         return self.count >= self.limit
 
     def check_capacity(self, session_id: str = "") -> None:
@@ -76,13 +83,21 @@ class Sessions:
             raise OrchestratorCapped()
 
     def open(self, session_id: str) -> None:
-        """Opens a session (idempotent); raises OrchestratorCapped at the limit."""
+        """Opens a session, or marks an open one used now; raises OrchestratorCapped at the
+        limit."""
         with self._lock:
-            if session_id in self._open:
-                return
-            if len(self._open) >= self.limit:
+            self._close_idle()
+            if session_id not in self._open and len(self._open) >= self.limit:
                 raise OrchestratorCapped()
             self._open[session_id] = time.monotonic()
+
+    def _close_idle(self) -> None:
+        """NOTE: under the lock."""
+        if self._idle_s is None:
+            return
+        oldest = time.monotonic() - self._idle_s
+        for session_id in [s for s, used in self._open.items() if used < oldest]:
+            del self._open[session_id]
 
     def end(self, session_id: str) -> bool:
         """Ends a session; returns whether it was open."""

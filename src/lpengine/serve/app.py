@@ -17,6 +17,7 @@ from lpengine.serve import orchestrator_rpc
 from lpengine.serve.drain import DrainRequestBody
 from lpengine.serve.grpc import Code, GrpcApp, is_grpc
 from lpengine.serve.payment_route import payment_endpoint
+from lpengine.serve.segment_route import segment_endpoint, stream_endpoint
 
 
 class ServiceApp:
@@ -52,6 +53,8 @@ def http_routes(engine: Engine) -> Starlette:
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/payment", payment_endpoint(engine), methods=["POST"]),
+            Route("/segment", segment_endpoint(engine), methods=["POST"]),
+            Route("/stream/{key:path}", stream_endpoint(engine), methods=["GET"]),
         ]
     )
 

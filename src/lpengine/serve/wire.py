@@ -13,7 +13,15 @@ from google.protobuf.message import DecodeError
 from lpengine.auth_token import AuthToken
 from lpengine.capabilities import CapabilitySet, ModelConstraint
 from lpengine.discovery import HardwareInfo, OrchestratorInfo, OrchestratorRequest
-from lpengine.media.profile import default_name, profile_id
+from lpengine.media.profile import (
+    Chroma,
+    Format,
+    H264Profile,
+    VideoCodec,
+    VideoProfile,
+    default_name,
+    profile_id,
+)
 from lpengine.net import lp_rpc_pb2 as pb
 from lpengine.payment import (
     Payment,
@@ -24,6 +32,7 @@ from lpengine.payment import (
 )
 from lpengine.pm.ticket import minimal_bytes
 from lpengine.pricing import PriceInfo
+from lpengine.segment import SegmentResult
 
 
 class WireError(Exception):
@@ -118,7 +127,52 @@ def profile_ids(m: pb.SegData) -> bytes:
     return m.profiles[: len(m.profiles) // 4 * 4]
 
 
+# NOTE: the wire's enums are open (proto3): any int can arrive; go refuses the unknown ones.
+_WIRE_ENUMS: tuple[tuple[str, set[int], str], ...] = (
+    ("format", set(Format), "unrecognized profile output format"),
+    ("profile", set(H264Profile), "unrecognized encoder profile"),
+    ("encoder", {int(c) for c in VideoCodec} - {VideoCodec.AV1.value}, "unrecognized video codec"),
+    ("chromaFormat", set(Chroma), "unrecognized chroma format"),
+)
+
+
+def profile_from_pb(p: pb.VideoProfile) -> VideoProfile:
+    """go's `makeFfmpegVideoProfiles`; raises WireError with go's text for unknown enums, and
+    ValueError naming the profile and field for values no encoder takes."""
+    for field, allowed, text in _WIRE_ENUMS:
+        if getattr(p, field) not in allowed:
+            raise WireError(text)
+    try:
+        return VideoProfile(
+            name=profile_name(p),
+            width=p.width,
+            height=p.height,
+            bitrate=p.bitrate,
+            fps=p.fps,
+            fps_den=p.fpsDen,
+            gop_ms=p.gop,
+            profile=H264Profile(p.profile),
+            codec=VideoCodec(p.encoder),
+            format=Format(p.format),
+            color_depth=p.colorDepth or 8,
+            chroma=Chroma(p.chromaFormat),
+            quality=p.quality,
+        )
+    except ValueError as err:
+        raise ValueError(f"profile {profile_name(p)!r}: {err}") from None
+
+
 def segment_from_pb(m: pb.SegData) -> SegmentCredentials:
+    # NOTE: as in go, sizes and rates are not the headers' business: a profile no encoder takes
+    # fails the transcode (TranscodeResult.error), not the request.
+    profiles: tuple[VideoProfile, ...] = ()
+    profiles_error = ""
+    try:
+        profiles = tuple(
+            profile_from_pb(p) for p in m.fullProfiles3 or m.fullProfiles2 or m.fullProfiles
+        )
+    except ValueError as err:
+        profiles_error = str(err)
     return SegmentCredentials(
         manifest_id=m.manifestId,
         seq=m.seq,
@@ -129,6 +183,8 @@ def segment_from_pb(m: pb.SegData) -> SegmentCredentials:
         auth_token=auth_token_from_pb(m.auth_token) if m.HasField("auth_token") else None,
         calc_perceptual_hash=m.calc_perceptual_hash,
         profile_ids=profile_ids(m),
+        profiles=profiles,
+        profiles_error=profiles_error,
     )
 
 
@@ -150,11 +206,13 @@ def decode_payment_header(header: str) -> Payment:
 
 
 def decode_segment_header(header: str) -> SegmentCredentials:
-    """Livepeer-Segment; go answers every decoding failure with ErrorSegEncoding."""
+    """Livepeer-Segment; go answers every decoding failure with ErrorSegEncoding, and profiles
+    it cannot use with their own text."""
     try:
-        return segment_from_pb(pb.SegData.FromString(_b64(header)))
+        m = pb.SegData.FromString(_b64(header))
     except (binascii.Error, ValueError, DecodeError):
         raise WireError("ErrorSegEncoding") from None
+    return segment_from_pb(m)
 
 
 # --- encoding ------------------------------------------------------------------------------
@@ -248,3 +306,14 @@ def ticket_params_to_pb(p: TicketParams, m: pb.TicketParams) -> None:
         m.expiration_params.creation_round_block_hash = (
             p.expiration_params.creation_round_block_hash
         )
+
+
+def segment_result_to_pb(r: SegmentResult) -> pb.TranscodeResult:
+    m = pb.TranscodeResult(seq=r.seq, info=orchestrator_info_to_pb(r.info))
+    if r.error is not None:
+        m.error = r.error
+        return m
+    m.data.sig = r.sig
+    for rendition in r.renditions:
+        m.data.segments.add(url=rendition.url, pixels=rendition.pixels)
+    return m

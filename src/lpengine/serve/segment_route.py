@@ -1,0 +1,75 @@
+"""POST /segment and GET /stream/…: a gateway's segment in, its renditions out (protocol.md §4.2).
+
+The headers are checked first (`paid.read_headers`, `Engine.accept_segment`: 402/403/400/500 as
+`paid.py` maps them), then the upload is read (at most 300,000,000 bytes, else 500) and its hash
+compared (403 `Forbidden`). Then, as go does, 200 goes out at once: the gateway times the upload
+by it. The body follows when the transcode is done: a `TranscodeResult` whose failures are in
+its `error`. Renditions stay in the engine's store for `GET /stream/<session>/<profile>/<file>`.
+
+TODO(#6): a body with `Content-Type: application/vnd+livepeer.uri` (the segment by URL) is
+refused with 400 `BadRequest`; downloading it is not built yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+
+from lpengine.engine import Engine
+from lpengine.media.transcode import MAX_SEGMENT_BYTES
+from lpengine.payment import CredentialsError
+from lpengine.segment import SegmentJob, media_type
+from lpengine.serve import paid, wire
+
+URI_BODY = "application/vnd+livepeer.uri"
+
+
+async def _read_body(request: Request, max_bytes: int = MAX_SEGMENT_BYTES) -> bytes:
+    """The upload, whole; 500 past `max_bytes` (go's ReadAtMost fails the same way)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise paid.Refusal(500, "Internal Server Error")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def segment_endpoint(engine: Engine) -> Callable[[Request], Awaitable[Response]]:
+    async def segment(request: Request) -> Response:
+        try:
+            payment, creds = paid.read_headers(request.headers)
+            job = await paid.call(engine.accept_segment, payment, creds)
+            body = await _read_body(request)
+            if request.headers.get("content-type", "") == URI_BODY:
+                raise paid.Refusal(400, "BadRequest")  # TODO(#6): download the segment
+            job.check_body(body)
+        except paid.Refusal as refusal:
+            return refusal.response()
+        except CredentialsError as err:  # the hash check
+            return paid.Refusal(403, str(err)).response()
+        # NOTE: go answers with no content type (its sniffer then says text/plain); gateways
+        # read the body as a TranscodeResult whatever it says.
+        return StreamingResponse(_result(engine, job, body), media_type="application/octet-stream")
+
+    return segment
+
+
+async def _result(engine: Engine, job: SegmentJob, body: bytes) -> AsyncIterator[bytes]:
+    yield b""  # NOTE: status and headers out now: the gateway's upload timer stops at the 200
+    result = await run_in_threadpool(engine.run_segment, job, body)
+    yield wire.segment_result_to_pb(result).SerializeToString()
+
+
+def stream_endpoint(engine: Engine) -> Callable[[Request], Awaitable[Response]]:
+    async def stream(request: Request) -> Response:
+        key = request.path_params["key"]
+        data = engine.renditions.get(key)
+        if data is None:
+            return PlainTextResponse("404 page not found\n", status_code=404)
+        return Response(data, media_type=media_type(key))
+
+    return stream
