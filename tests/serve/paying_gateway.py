@@ -91,10 +91,11 @@ class WireGateway:
     def segment(
         self, info: pb.OrchestratorInfo, manifest_id: bytes, seq: int = 0, **fields: object
     ) -> pb.SegData:
-        """SegData for /payment (no profiles, no segment hash), signed as go's genSegCreds."""
+        """SegData signed as go's genSegCreds: for /payment with no profiles and no hash, for
+        /segment with `hash=keccak(body)` and the profiles in `fullProfiles3` (or 2, or 1)."""
         seg = pb.SegData(manifestId=manifest_id, seq=seq, **fields)  # type: ignore[arg-type]
         seg.auth_token.CopyFrom(info.auth_token)
-        flat = manifest_id + seq.to_bytes(32, "big") + bytes(32)
+        flat = manifest_id + seq.to_bytes(32, "big") + seg.hash[-32:].rjust(32, b"\0")
         for p in seg.fullProfiles3 or seg.fullProfiles2 or seg.fullProfiles:
             flat += keccak(text=p.name)[:4].hex().encode()
         seg.sig = self.sign_digest(keccak(flat))
