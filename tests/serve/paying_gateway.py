@@ -10,6 +10,7 @@ import base64
 from collections.abc import Iterable
 
 import grpc
+import httpx
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak, to_checksum_address
@@ -107,3 +108,12 @@ class WireGateway:
         """Tickets with the quoted params, at the quoted price unless `price` says otherwise."""
         quoted = PriceInfo(info.price_info.pricePerUnit, info.price_info.pixelsPerUnit)
         return self.tickets.pay(params_from_pb(info.ticket_params), nonces, price or quoted)
+
+
+def funded_gateway(cli_url: str, key: bytes, amount: str = "1eth") -> WireGateway:
+    """A gateway whose deposit and reserve the simulated chain's operator API has funded."""
+    gw = WireGateway(key)
+    fund = {"sender": gw.checksum, "deposit": amount, "reserve": amount}
+    r = httpx.post(f"{cli_url}/simulated/fund", data=fund)
+    assert r.status_code == 200, r.text
+    return gw

@@ -22,7 +22,13 @@ from lpengine.net import lp_rpc_pb2 as pb
 from lpengine.pm.config import ARBITRUM_REDEEM_GAS
 from tests.helpers import ServerProcess, unary
 from tests.pm.conftest import GATEWAY_KEY
-from tests.serve.paying_gateway import WireGateway, header, params_from_pb, payment_to_pb
+from tests.serve.paying_gateway import (
+    WireGateway,
+    funded_gateway,
+    header,
+    params_from_pb,
+    payment_to_pb,
+)
 
 pytestmark = pytest.mark.net
 
@@ -48,11 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def gateway(server: ServerProcess) -> WireGateway:
-    gw = WireGateway(GATEWAY_KEY)
-    fund = {"sender": gw.checksum, "deposit": "1eth", "reserve": "1eth"}
-    r = httpx.post(f"{server.cli_url}/simulated/fund", data=fund)
-    assert r.status_code == 200, r.text
-    return gw
+    return funded_gateway(server.cli_url, GATEWAY_KEY)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from lpengine.pm.signature import recover
 from tests.helpers import ServerProcess
 from tests.media.conftest import make_segment
 from tests.pm.conftest import GATEWAY_KEY
-from tests.serve.paying_gateway import WireGateway, header, payment_to_pb
+from tests.serve.paying_gateway import WireGateway, funded_gateway, header, payment_to_pb
 
 pytestmark = pytest.mark.net
 
@@ -53,11 +53,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def gateway(server: ServerProcess) -> WireGateway:
-    gw = WireGateway(GATEWAY_KEY)
-    fund = {"sender": gw.checksum, "deposit": "1eth", "reserve": "1eth"}
-    r = httpx.post(f"{server.cli_url}/simulated/fund", data=fund)
-    assert r.status_code == 200, r.text
-    return gw
+    return funded_gateway(server.cli_url, GATEWAY_KEY)
 
 
 @pytest.fixture(scope="module")
