@@ -2,9 +2,13 @@
 PY ?= python
 CXX_SOURCES := $(shell find csrc kernels -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh')
 
-.PHONY: check lint format typecheck test bench-smoke bench proto
+.PHONY: check tools lint format typecheck test bench-smoke bench proto
 
-check: lint typecheck test
+check: tools lint typecheck test
+
+# Programs beside the Python packages (Debian, npm); see the script's header.
+tools:
+	bash scripts/install-test-tools.sh
 
 lint:
 	$(PY) -m ruff check .
