@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from lpengine.sessions import AUTO, OrchestratorCapped, Sessions, parse_max_sessions
+from lpengine.sessions import (
+    AUTO,
+    DEFAULT_SESSION_PIXEL_RATE,
+    OrchestratorCapped,
+    Sessions,
+    parse_max_sessions,
+)
 
 
 def test_limit_open_end():
@@ -49,3 +55,23 @@ def test_parse_max_sessions(value, expected):
 def test_parse_max_sessions_rejects(value):
     with pytest.raises(ValueError, match="maxSessions"):
         parse_max_sessions(value)
+
+
+def test_a_pixel_rate_limit_follows_what_open_sessions_cost():
+    rates: dict[str, float] = {}
+    s = Sessions(10)
+    s.set_pixel_rate_limit(3 * DEFAULT_SESSION_PIXEL_RATE, lambda: rates)
+    assert s.limit == 3  # nothing measured yet: go's default ladder per session
+    s.open("4k")
+    rates["4k"] = 4 * DEFAULT_SESSION_PIXEL_RATE  # one expensive stream
+    assert s.limit == 0 and s.full()
+    with pytest.raises(OrchestratorCapped):
+        s.open("next")
+    rates["4k"] = DEFAULT_SESSION_PIXEL_RATE / 4  # cheap streams: the count caps it
+    assert s.limit == 10
+    rates["gone"] = 1.0  # sessions that are not open do not count
+    assert s.pixel_rate_sessions() == 12
+    s.set_pixel_rate_limit(0)
+    assert s.pixel_rate_sessions() is None and s.limit == 10
+    with pytest.raises(ValueError, match="maxPixelRate: expected >= 0"):
+        s.set_pixel_rate_limit(-1)

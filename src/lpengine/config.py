@@ -65,6 +65,7 @@ class EngineConfig:
     service_uri: str = f"https://127.0.0.1:{DEFAULT_HTTP_PORT}"
     nodes: tuple[str, ...] = ()  # other instances of this orchestrator
     max_sessions: MaxSessions = DEFAULT_MAX_SESSIONS
+    max_pixel_rate: int = 0  # encoded pixels/s across transcoding sessions; 0 = no such limit
     price: Price = ZERO  # -pricePerUnit / -pixelsPerUnit
     pixels_per_unit: int = 1  # -pixelsPerUnit: also divides AI model prices that lack their own
     price_per_gateway: Mapping[str, Price] = field(default_factory=dict)
@@ -96,6 +97,8 @@ class EngineConfig:
         for node in self.nodes:
             check_service_uri(node, "nodes")
         parse_max_sessions(self.max_sessions)
+        if self.max_pixel_rate < 0:
+            raise ValueError(f"max_pixel_rate: expected >= 0 pixels/s, got {self.max_pixel_rate}")
 
     @property
     def payments_on(self) -> bool:

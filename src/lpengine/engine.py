@@ -25,8 +25,9 @@ from lpengine.config import EngineConfig
 from lpengine.discovery import Discovery, OrchestratorInfo, OrchestratorRequest, QuoteError
 from lpengine.media import codecs
 from lpengine.media.profile import VideoProfile
+from lpengine.media.session import OrchestratorBusy, TranscodeSessions
 from lpengine.media.store import RenditionStore
-from lpengine.media.transcode import TranscodeError, TranscodeResult, transcode_segment
+from lpengine.media.transcode import Clip, TranscodeError, TranscodeResult, transcode_segment
 from lpengine.metrics import Metrics
 from lpengine.payment import (
     MAX_SEGMENT_DURATION_MS,
@@ -81,6 +82,8 @@ class Engine:
         self.capabilities = CapabilityRegistry(version=node_version())
         self.sessions = Sessions(config.max_sessions, idle_s=SESSION_IDLE_S)
         self.renditions = RenditionStore()  # what /stream/ serves
+        self.transcodes = TranscodeSessions()  # per stream: segment queue, timeline, counts
+        self.sessions.set_pixel_rate_limit(config.max_pixel_rate, self.transcodes.pixel_rates)
         feed = config.price_feed.latest() if config.price_feed is not None else None
         self.prices = PriceBook(
             config.price,
@@ -118,6 +121,7 @@ class Engine:
         except BaseException:
             self.close()  # NOTE: releases the payments database lock for the next try
             raise
+        self.transcodes.encoders = self.codecs.encoders  # NVENC where it encoded, else software
         self.capabilities.publish("transcoding", codecs.transcoding_offer(self.codecs))
         # NOTE: go-livepeer's default; the transcoding workload will report its measured capacity.
         self.sessions.set_auto_capacity("transcoding", DEFAULT_MAX_SESSIONS)
@@ -188,6 +192,7 @@ class Engine:
         """Ends the session `token` names; raises AuthTokenError('Invalid auth token') if forged."""
         if token is None or not self.tokens.is_authentic(token):
             raise AuthTokenError("Invalid auth token")
+        self.transcodes.end(token.session_id)
         if self.sessions.end(token.session_id):
             log.info("ended session %s", token.session_id)
 
@@ -279,15 +284,18 @@ class Engine:
         Never raises for the segment: failures are the result's `error` (LPMS's text). Blocking
         and CPU-heavy, as `transcode`.
         """
-        seq, session = job.creds.seq, job.session_id
+        seq, session, creds = job.creds.seq, job.session_id, job.creds
         try:
+            self.transcodes.prune(self.sessions.is_open)
             self.sessions.open(session)  # NOTE: a new session over the limit fails here (go)
-            if job.creds.profiles_error:
-                raise ValueError(job.creds.profiles_error)
-            out = self.transcode(segment, job.profiles)
+            if creds.profiles_error:
+                raise ValueError(creds.profiles_error)
+            clip = Clip(creds.clip_from_ms, creds.clip_to_ms)
+            stream = self.transcodes.get(session)
+            out = stream.transcode(segment, job.profiles, clip=clip, reset=creds.force_reinit)
             if len(out.renditions) != len(job.profiles):
                 raise TranscodeError(MISMATCHED_SEGMENTS, f"{len(out.renditions)} outputs")
-        except (OrchestratorCapped, TranscodeError, ValueError) as err:
+        except (OrchestratorCapped, OrchestratorBusy, TranscodeError, ValueError) as err:
             why = err.describe() if isinstance(err, TranscodeError) else str(err)
             log.warning("segment %d of session %s not transcoded: %s", seq, session, why)
             self.metrics.inc("lpengine_segments_total", "Segments transcoded.", result="failed")
@@ -349,7 +357,7 @@ class Engine:
         it from a worker thread (`run_in_threadpool`), never on an event loop. Raises ValueError
         naming the field for bad profiles, TranscodeError (LPMS's text) for a bad segment.
         """
-        return transcode_segment(segment, profiles)
+        return transcode_segment(segment, profiles, encoders=self.codecs.encoders)
 
     # --- what operators change --------------------------------------------------------------
 
@@ -384,6 +392,9 @@ class Engine:
                 "open": self.sessions.count,
                 "max": self.sessions.max_sessions,
                 "limit": self.sessions.limit,
+                "max_pixel_rate": self.sessions.max_pixel_rate,
+                "pixel_rates": self.transcodes.pixel_rates(),
+                "encoders": {c.name: e for c, e in self.codecs.encoders.items()},
             },
             "prices": self.prices.describe(),
             "price_feed": self._describe_price_feed(),

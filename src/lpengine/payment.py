@@ -63,6 +63,9 @@ class SegmentCredentials:
     profile_ids: bytes = b""  # 4 bytes per output profile: keccak256(name)[:4]
     profiles: tuple[VideoProfile, ...] = ()  # the renditions wanted (fullProfiles3 > 2 > 1)
     profiles_error: str = ""  # why the wanted profiles cannot be made (then `profiles` is empty)
+    clip_from_ms: int = 0  # SegParameters: the part of the segment to transcode (0, 0 = all)
+    clip_to_ms: int = 0
+    force_reinit: bool = False  # ForceSessionReinit: the stream's timeline starts afresh
 
     def signed_bytes(self) -> bytes:
         """What the gateway signs (go's `SegTranscodingMetadata.Flatten`, protocol.md §6):

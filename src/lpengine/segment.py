@@ -16,14 +16,13 @@ from urllib.parse import quote
 from lpengine.auth_token import AuthToken
 from lpengine.discovery import OrchestratorInfo
 from lpengine.media.encode import EncodedRendition
-from lpengine.media.profile import Format, VideoProfile
+from lpengine.media.profile import VideoProfile
 from lpengine.payment import CredentialsError, Payment, SegmentCredentials
 from lpengine.pm.address import to_hash32
 from lpengine.pm.keccak import keccak256
 
 MISMATCHED_SEGMENTS = "MismatchedSegments"  # go: #outputs != #profiles (protocol.md §10)
-EXTENSIONS = {Format.MPEGTS: ".ts", Format.MP4: ".mp4"}
-MEDIA_TYPES = {".ts": "video/mp2t", ".mp4": "video/mp4"}
+MEDIA_TYPES = {".ts": "video/mp2t", ".mp4": "video/mp4", ".webm": "video/webm"}
 
 
 @dataclass(frozen=True)
@@ -71,18 +70,18 @@ class SegmentResult:
 
 def rendition_key(session_id: str, profile: VideoProfile, seq: int) -> str:
     """The store key, and the decoded path under /stream/: `<session>/<profile>/<seq><ext>`."""
-    return f"{session_id}/{profile.name}/{seq}{EXTENSIONS[profile.format]}"
+    return f"{session_id}/{profile.name}/{seq}{profile.extension}"
 
 
 def rendition_url(service_uri: str, session_id: str, profile: VideoProfile, seq: int) -> str:
     """The URL a gateway fetches; each path part percent-encoded (profile names are free text,
     and the server matches the decoded path against `rendition_key`)."""
-    parts = (session_id, profile.name, f"{seq}{EXTENSIONS[profile.format]}")
+    parts = (session_id, profile.name, f"{seq}{profile.extension}")
     return f"{service_uri}/stream/" + "/".join(quote(part, safe="") for part in parts)
 
 
 def media_type(key: str) -> str:
-    """`video/mp2t` or `video/mp4` by the key's extension."""
+    """`video/mp2t`, `video/mp4` or `video/webm` by the key's extension."""
     for ext, media in MEDIA_TYPES.items():
         if key.endswith(ext):
             return media

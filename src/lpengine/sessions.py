@@ -3,17 +3,26 @@
 A session is named by the `session_id` of the auth token it runs under. `OrchestratorCapped` is
 what gateways see once the open sessions reach the limit (protocol.md §5.1, §10). With `idle_s`
 a session unused that long is closed (go tears a transcode session down after 70 s idle).
+
+A static session count fits one kind of stream only: ten 4K ladders and ten 360p ones cost very
+different amounts. With a pixel-rate limit (`-maxPixelRate`, encoded pixels per second of media
+across all sessions) the limit follows what the open streams actually cost: it is the number of
+sessions of their measured average rate that fit, capped by the session count.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Literal
 
 AUTO: Literal["auto"] = "auto"
 DEFAULT_MAX_SESSIONS = 10
 SESSION_IDLE_S = 70.0  # protocol.md §9
+# A session's assumed cost before one of its segments is measured: go's default ladder
+# (P720p30fps16x9 + P360p30fps16x9, protocol.md) at 30 fps.
+DEFAULT_SESSION_PIXEL_RATE = (1280 * 720 + 640 * 360) * 30
 MaxSessions = int | Literal["auto"]
 
 
@@ -47,6 +56,28 @@ class Sessions:
         self._lock = threading.Lock()
         self._auto_capacity: dict[str, int] = {}
         self.max_sessions: MaxSessions = max_sessions
+        self.max_pixel_rate = 0  # 0: no pixel-rate limit
+        self._rates: Callable[[], dict[str, float]] = dict
+
+    def set_pixel_rate_limit(
+        self, max_pixel_rate: int, rates: Callable[[], dict[str, float]] | None = None
+    ) -> None:
+        """Limits the sessions to what `max_pixel_rate` encoded pixels/s can carry (0: no
+        limit); `rates` gives each measured session's encoded pixels per second."""
+        if max_pixel_rate < 0:
+            raise ValueError(f"maxPixelRate: expected >= 0 pixels/s, got {max_pixel_rate}")
+        self.max_pixel_rate = max_pixel_rate
+        if rates is not None:
+            self._rates = rates
+
+    def pixel_rate_sessions(self) -> int | None:
+        """How many sessions the pixel-rate limit admits (None without one): the limit over
+        the open sessions' mean measured rate, or over DEFAULT_SESSION_PIXEL_RATE."""
+        if not self.max_pixel_rate:
+            return None
+        measured = [r for sid, r in self._rates().items() if sid in self._open and r > 0]
+        mean = sum(measured) / len(measured) if measured else DEFAULT_SESSION_PIXEL_RATE
+        return int(self.max_pixel_rate // mean)
 
     def set_max_sessions(self, value: MaxSessions) -> None:
         self.max_sessions = parse_max_sessions(value)
@@ -62,8 +93,11 @@ class Sessions:
     @property
     def limit(self) -> int:
         if self.max_sessions == AUTO:
-            return sum(self._auto_capacity.values())
-        return self.max_sessions
+            count = sum(self._auto_capacity.values())
+        else:
+            count = self.max_sessions
+        by_rate = self.pixel_rate_sessions()
+        return count if by_rate is None else min(count, by_rate)
 
     @property
     def count(self) -> int:

@@ -11,6 +11,7 @@ import pytest
 
 from lpengine import Engine
 from lpengine.config import EngineConfig
+from lpengine.media import transcode
 from lpengine.media.profile import GOP_INTRA_ONLY, Format, H264Profile, VideoCodec, VideoProfile
 from lpengine.media.transcode import TranscodeError, transcode_segment
 from tests.media.conftest import FPS, HEIGHT, SECONDS, WIDTH, make_segment
@@ -119,15 +120,55 @@ def test_bad_input_is_a_typed_error(segment, make, reason, tmp_path, monkeypatch
     assert not list(tmp_path.iterdir())  # nothing written to disk
 
 
+@pytest.mark.parametrize(
+    ("limit", "value", "detail"),
+    [
+        ("MAX_SIDE", 200, f"{WIDTH}x{HEIGHT} input exceeds 200"),  # as 20000x20000 would
+        ("MAX_SEGMENT_S", 1, "the segment is longer than 1 s"),  # as 5 min would
+    ],
+)
+def test_oversized_input_is_refused(segment, monkeypatch, limit, value, detail):
+    monkeypatch.setattr(transcode, limit, value)
+    threads = threading.active_count()
+    with pytest.raises(TranscodeError, match=r"^Invalid argument$") as err:
+        transcode_segment(segment, LADDER)
+    assert err.value.detail == detail
+    assert threading.active_count() == threads
+
+
 def test_truncated_segment_transcodes_what_is_there(segment):
     result = transcode_segment(segment[: len(segment) // 2], LADDER[:1])
     assert 0 < result.renditions[0].frames == result.decoded_frames < FPS * SECONDS
 
 
-def test_codec_not_built_yet_is_a_typed_error(segment):
+@pytest.mark.parametrize(
+    ("codec", "fmt", "container", "video", "audio"),
+    [
+        (VideoCodec.VP8, Format.MPEGTS, "webm", "vp8", "opus"),  # AAC re-encoded for WebM
+        (VideoCodec.VP9, Format.MPEGTS, "webm", "vp9", "opus"),
+        (VideoCodec.VP9, Format.MP4, "mp4", "vp9", "aac"),
+        (VideoCodec.AV1, Format.MP4, "mp4", "av1", "aac"),
+    ],
+)
+def test_vpx_and_av1_renditions(segment, codec, fmt, container, video, audio):
+    profile = VideoProfile("r", 160, 96, 200_000, fps=15, codec=codec, format=fmt)
+    assert profile.container == container
+    (r,) = transcode_segment(segment, [profile]).renditions
+    with av.open(io.BytesIO(r.data)) as c:
+        assert container in c.format.name.split(",")
+        v, a = c.streams.video[0], c.streams.audio[0]
+        assert v.codec_context.codec.id == av.Codec(video, "r").id and a.codec.name == audio
+        frames = list(c.decode(video=0))
+        seconds = sum(1 for _ in c.demux(audio=0))
+    assert r.frames == len(frames) == 15 * SECONDS and seconds
+    assert (frames[0].width, frames[0].height) == (160, 96)
+
+
+def test_an_encoder_that_cannot_open_is_a_typed_error(segment):
+    profile = VideoProfile("h", 160, 96, 200_000)
     with pytest.raises(TranscodeError, match=r"^Encoder not found$") as err:
-        transcode_segment(segment, [VideoProfile("vp9", 160, 120, 1, codec=VideoCodec.VP9)])
-    assert "VP9" in err.value.detail
+        transcode_segment(segment, [profile], encoders={VideoCodec.H264: "no_such_encoder"})
+    assert "no_such_encoder" in err.value.detail
 
 
 def test_hevc_rendition(segment):

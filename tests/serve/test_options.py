@@ -188,3 +188,11 @@ EUR_GATEWAY = {"ethaddress": GW, "priceperunit": 1, "currency": "EUR"}
 def test_price_feed_errors_name_the_option(tmp_path, argv, named):
     with pytest.raises(OptionError, match=named.replace("$", r"\$")):
         build(["-dataDir", str(tmp_path), *argv])
+
+
+def test_max_pixel_rate(tmp_path):
+    assert build(["-dataDir", str(tmp_path)]).engine.max_pixel_rate == 0
+    o = build(["-dataDir", str(tmp_path), "-maxPixelRate", "1.5G"])
+    assert o.engine.max_pixel_rate == 1_500_000_000
+    with pytest.raises(OptionError, match="-maxPixelRate: expected pixels per second"):
+        build(["-dataDir", str(tmp_path), "-maxPixelRate", "lots"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -23,6 +23,7 @@ import av.filter
 from lpengine.capabilities import Capability
 from lpengine.capability_registry import Offer
 from lpengine.hardware import Hardware
+from lpengine.media.profile import VideoCodec
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,10 @@ ENCODERS = {
     "hevc": ("hevc_nvenc", "libx265"),
     "vp8": ("libvpx",),
     "vp9": ("libvpx-vp9",),
+    "av1": ("av1_nvenc", "libsvtav1"),  # NOTE: lpengine's own: go has no AV1 capability
 }
+CODECS = {"h264": VideoCodec.H264, "hevc": VideoCodec.HEVC, "vp8": VideoCodec.VP8,
+          "vp9": VideoCodec.VP9, "av1": VideoCodec.AV1}  # fmt: skip
 _QUIET = {"libx265": {"x265-params": "log-level=none"}}
 
 
@@ -202,6 +206,8 @@ def _pixfmt(gpu: bool, pix_fmt: str) -> str:
 class ProbeResult:
     proven: dict[Capability, str]  # capability -> what proved it
     missing: dict[Capability, str]  # capability -> why not
+    # The encoder renditions of each codec use: the first of ENCODERS that encoded here.
+    encoders: dict[VideoCodec, str] = field(default_factory=dict)
 
 
 def probe(hardware: Hardware) -> ProbeResult:
@@ -217,7 +223,13 @@ def probe(hardware: Hardware) -> ProbeResult:
             proven[cap] = check(gpu)
         except Exception as err:
             missing[cap] = str(err) or type(err).__name__
-    return ProbeResult(proven, missing)
+    encoders = {}
+    for name, codec in CODECS.items():
+        try:
+            encoders[codec] = _first(name, gpu).encoder
+        except RuntimeError as err:
+            log.info("no %s encoder: %s", name, err)
+    return ProbeResult(proven, missing, encoders)
 
 
 def transcoding_offer(result: ProbeResult) -> Offer:

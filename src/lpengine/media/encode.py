@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -19,11 +20,28 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
-from lpengine.media.profile import GOP_INTRA_ONLY, Format, H264Profile, VideoCodec, VideoProfile
+from lpengine.media.profile import GOP_INTRA_ONLY, H264Profile, VideoCodec, VideoProfile
 
 QUEUE_FRAMES = 8  # frames waiting per rendition: bounds memory while decode runs ahead
-ENCODERS = {VideoCodec.H264: "libx264", VideoCodec.HEVC: "libx265"}
-CONTAINERS = {Format.MPEGTS: "mpegts", Format.MP4: "mp4"}
+# The software encoder of each codec; `codecs.probe` finds which (hardware ones first) work here.
+SOFTWARE_ENCODERS = {
+    VideoCodec.H264: "libx264",
+    VideoCodec.HEVC: "libx265",
+    VideoCodec.VP8: "libvpx",
+    VideoCodec.VP9: "libvpx-vp9",
+    VideoCodec.AV1: "libsvtav1",
+}
+# Per encoder family: options for live segments (speed over the last percent of quality).
+_SPEED: dict[str, dict[str, str]] = {
+    "libx264": {"preset": "veryfast"},
+    "libx265": {"preset": "veryfast", "x265-params": "log-level=none"},
+    "libvpx": {"deadline": "realtime", "cpu-used": "8"},
+    "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "row-mt": "1"},
+    "libsvtav1": {"preset": "10"},
+    "nvenc": {"preset": "p4", "tune": "ll"},
+}
+WEBM_AUDIO_RATE, WEBM_AUDIO_BITRATE = 48_000, 96_000  # Opus, for audio WebM cannot carry
+os.environ.setdefault("SVT_LOG", "1")  # NOTE: SVT-AV1 prints its banner at info level otherwise
 _X264_PROFILES = {
     H264Profile.BASELINE: "baseline",
     H264Profile.MAIN: "main",
@@ -50,32 +68,40 @@ class EncodedRendition:
 
 
 def _video_stream(
-    out: av.container.OutputContainer, p: VideoProfile, rate: Fraction, time_base: Fraction
+    out: av.container.OutputContainer,
+    p: VideoProfile,
+    rate: Fraction,
+    time_base: Fraction,
+    threads: int,
+    encoder: str,
 ) -> Any:
-    encoder = ENCODERS.get(p.codec)
-    if encoder is None:
-        # TODO(#6): VP8/VP9 (libvpx) and AV1 (SVT-AV1) renditions.
-        raise EncodeError("Encoder not found", f"{p.codec.name} renditions are not built yet")
     if p.color_depth != 8 or p.chroma != 0:
         raise EncodeError("Encoder not found", "only 8-bit 4:2:0 renditions are built yet")
-    stream = out.add_stream(encoder, rate=rate)
+    try:
+        stream = out.add_stream(encoder, rate=rate)
+    except (ValueError, av.error.FFmpegError) as err:
+        raise EncodeError("Encoder not found", f"{encoder}: {err}") from None
     ctx = stream.codec_context
     assert isinstance(ctx, av.VideoCodecContext)
     ctx.width, ctx.height, ctx.pix_fmt = p.width, p.height, "yuv420p"
     ctx.time_base = time_base
-    ctx.thread_count = 0  # NOTE: the encoder picks; slice threads would cost quality
-    options = {"preset": "veryfast"}
-    if p.codec == VideoCodec.HEVC:
-        options["x265-params"] = "log-level=none"
+    # NOTE: frame threads (x264's efficient mode; PyAV defaults encoders to slice threads), the
+    # cores split among the ladder's encoders, which run at the same time.
+    ctx.thread_type, ctx.thread_count = "FRAME", threads
+    nvenc = encoder.endswith("_nvenc")
+    options = dict(_SPEED["nvenc" if nvenc else encoder])
     if p.bitrate:
         ctx.bit_rate = p.bitrate
     elif p.quality:
-        options["crf"] = str(p.quality)
+        options["cq" if nvenc else "crf"] = str(p.quality)
     if p.gop_ms == GOP_INTRA_ONLY:
         ctx.gop_size = 1
     elif p.gop_ms > 0:
         ctx.gop_size = max(1, round(Fraction(p.gop_ms, 1000) * rate))
-        options["sc_threshold"] = "0"  # key frames exactly every GOP, as lpms forces them
+        if encoder in ("libx264", "libx265"):
+            options["sc_threshold"] = "0"  # key frames exactly every GOP, as lpms forces them
+        if nvenc:
+            options["forced-idr"] = "1"
     if p.profile in _X264_PROFILES and p.codec == VideoCodec.H264:
         options["profile"] = _X264_PROFILES[p.profile]
     if p.profile == H264Profile.CONSTRAINED_HIGH or p.gop_ms == GOP_INTRA_ONLY:
@@ -88,15 +114,24 @@ class RenditionEncoder:
     """Encodes and muxes one rendition in a worker thread; `put_*` block while it is behind."""
 
     def __init__(
-        self, profile: VideoProfile, rate: Fraction, time_base: Fraction, audio: Any | None
+        self,
+        profile: VideoProfile,
+        rate: Fraction,
+        time_base: Fraction,
+        audio: Any | None,
+        threads: int = 1,
+        encoder: str | None = None,
     ) -> None:
-        """rate: the output frame rate (rate control, GOP); time_base: the unit of `pts`."""
+        """rate: the output frame rate (rate control, GOP); time_base: the unit of `pts`;
+        threads: the encoder's own threads; encoder: FFmpeg's name (default: the software one
+        of the profile's codec)."""
         self.profile = profile
+        self.encoder = encoder or SOFTWARE_ENCODERS[profile.codec]
         self._buffer = io.BytesIO()
-        self._out = av.open(self._buffer, "w", format=CONTAINERS[profile.format])
+        self._out = av.open(self._buffer, "w", format=profile.container)
         try:
-            self._video = _video_stream(self._out, profile, rate, time_base)
-            self._audio = self._out.add_stream_from_template(audio) if audio else None
+            self._video = _video_stream(self._out, profile, rate, time_base, threads, self.encoder)
+            self._audio, self.wants_audio_frames = self._audio_stream(audio)
         except BaseException:
             self._out.close()
             raise
@@ -106,12 +141,26 @@ class RenditionEncoder:
         self._thread = threading.Thread(target=self._run, name=f"encode-{profile.name}")
         self._thread.start()
 
+    def _audio_stream(self, audio: Any | None) -> tuple[Any | None, bool]:
+        """The input's audio, copied; WebM carries only Opus or Vorbis, so other audio is
+        re-encoded to Opus from decoded frames there (returns True: send frames)."""
+        if audio is None:
+            return None, False
+        if self.profile.container != "webm" or audio.codec_context.name in ("opus", "vorbis"):
+            return self._out.add_stream_from_template(audio), False
+        stream = self._out.add_stream("libopus", rate=WEBM_AUDIO_RATE)
+        stream.codec_context.layout = audio.codec_context.layout
+        stream.bit_rate = WEBM_AUDIO_BITRATE
+        self._resampler = av.AudioResampler("s16", audio.codec_context.layout, WEBM_AUDIO_RATE)
+        return stream, True
+
     def put_frame(self, frame: NDArray[np.uint8], pts: int) -> None:
         """frame: [H * 3 / 2, W] uint8 yuv420p at the profile's size, host memory."""
         self._queue.put((frame, pts))
 
-    def put_audio(self, packet: av.Packet[Any]) -> None:
-        self._queue.put(packet)
+    def put_audio(self, item: av.Packet[Any] | av.AudioFrame) -> None:
+        """A packet to copy, or (when `wants_audio_frames`) a decoded frame to encode."""
+        self._queue.put(item)
 
     def finish(self) -> EncodedRendition:
         """Flushes the encoder, closes the container; raises EncodeError if anything failed."""
@@ -129,6 +178,10 @@ class RenditionEncoder:
             while (item := self._queue.get()) is not _STOP:
                 self._mux_item(item)
             self._mux(self._video.encode(None))
+            if self.wants_audio_frames and self._audio is not None:
+                for frame in self._resampler.resample(None):
+                    self._out.mux(self._audio.encode(frame))
+                self._out.mux(self._audio.encode(None))
             self._out.close()
         except Exception as err:
             self._error = EncodeError("Invalid argument", f"{self.profile.name}: {err}")
@@ -142,6 +195,11 @@ class RenditionEncoder:
             if self._audio is not None:
                 item.stream = self._audio
                 self._out.mux(item)
+            return
+        if isinstance(item, av.AudioFrame):
+            if self._audio is not None:
+                for resampled in self._resampler.resample(item):
+                    self._out.mux(self._audio.encode(resampled))
             return
         array, pts = item
         frame = av.VideoFrame.from_ndarray(array, format="yuv420p")

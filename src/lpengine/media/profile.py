@@ -134,6 +134,23 @@ class VideoProfile:
     def rate_text(self) -> str:
         return f"{self.fps}/{self.fps_den or 1}"
 
+    @property
+    def container(self) -> str:
+        """The muxer: `format`'s, except that VP8 and VP9, which neither MPEG-TS nor (for VP8)
+        MP4 can carry, go into WebM, and AV1 asked for in MPEG-TS goes into MP4."""
+        if self.codec in (VideoCodec.VP8, VideoCodec.VP9) and (
+            self.format == Format.MPEGTS or self.codec == VideoCodec.VP8
+        ):
+            return "webm"
+        if self.codec == VideoCodec.AV1 and self.format == Format.MPEGTS:
+            return "mp4"
+        return "mpegts" if self.format == Format.MPEGTS else "mp4"
+
+    @property
+    def extension(self) -> str:
+        """The rendition's file extension: .ts, .mp4 or .webm (see `container`)."""
+        return {"mpegts": ".ts", "mp4": ".mp4", "webm": ".webm"}[self.container]
+
 
 def check_profiles(profiles: Sequence[VideoProfile]) -> tuple[VideoProfile, ...]:
     """The renditions of one request: 1 to MAX_RENDITIONS VideoProfiles."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -22,9 +23,10 @@ import av.error
 
 from lpengine import ops
 from lpengine.media.encode import EncodedRendition, EncodeError, RenditionEncoder
-from lpengine.media.profile import MAX_SIDE, VideoProfile, check_profiles
+from lpengine.media.profile import MAX_SIDE, VideoCodec, VideoProfile, check_profiles
 
 MAX_SEGMENT_BYTES = 300_000_000  # protocol.md §9
+MAX_SEGMENT_S = 300  # a segment's media may last up to 5 min (protocol.md §9)
 INPUT_FORMATS = {"mpegts", "mov,mp4,m4a,3gp,3g2,mj2"}
 INPUT_CODECS = {"h264", "hevc", "vp8", "vp9"}
 DEFAULT_RATE = Fraction(30)  # when the input states no frame rate
@@ -46,6 +48,7 @@ class TranscodeResult:
     renditions: tuple[EncodedRendition, ...]  # in the order of the profiles
     decoded_frames: int
     decoded_pixels: int  # sum of width * height over decoded frames
+    duration_s: float = 0.0  # media time the renditions cover (the clip, if any)
 
     @property
     def encoded_pixels(self) -> int:
@@ -55,27 +58,89 @@ class TranscodeResult:
 class _Clock:
     """The frames of an fps-changed rendition: output slot k, at origin + k / rate (origin = the
     first input frame's time), shows the input frame on screen at that moment. Slots are known
-    once the next input frame (or the end) arrives, so 2 s in is 2 s out at any rate."""
+    once the next input frame (or the end) arrives, so 2 s in is 2 s out at any rate. A session
+    keeps its clocks across segments, so slots continue where the last segment's ended."""
 
-    def __init__(self, rate: Fraction, time_base: Fraction) -> None:
-        self.rate, self.time_base = rate, time_base
+    def __init__(self, rate: Fraction) -> None:
+        self.rate = rate
         self.origin: Fraction | None = None
         self.next = 0
 
-    def until(self, start: Fraction, end: Fraction) -> list[int]:
-        """Timestamps (in `time_base`) of the slots the frame shown from `start` to `end` fills."""
+    def until(self, start: Fraction, end: Fraction) -> list[Fraction]:
+        """Times (s) of the slots the frame shown from `start` to `end` fills; slots before
+        `start` that no frame filled (a gap in the input) stay empty."""
         if self.origin is None:
             self.origin = start
+        first = math.ceil((start - self.origin) * self.rate)
         last = math.ceil((end - self.origin) * self.rate) - 1  # slots strictly before `end`
-        filled = range(self.next, last + 1)
+        filled = range(max(self.next, first), last + 1)
         self.next = max(self.next, last + 1)
-        return [round((self.origin + k / self.rate) / self.time_base) for k in filled]
+        return [self.origin + k / self.rate for k in filled]
 
 
-def transcode_segment(segment: bytes, profiles: Sequence[VideoProfile]) -> TranscodeResult:
+@dataclass(frozen=True)
+class Clip:
+    """SegParameters: keep the frames from `from_ms` up to `to_ms` (0 = the end), in ms from the
+    segment's first frame."""
+
+    from_ms: int = 0
+    to_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if self.from_ms < 0 or self.to_ms < 0:
+            raise ValueError(f"clip: expected times >= 0 ms, got {self.from_ms}-{self.to_ms}")
+        if self.to_ms and self.to_ms <= self.from_ms:
+            raise ValueError(f"clip: 'to' {self.to_ms} ms must be after 'from' {self.from_ms} ms")
+
+    def keeps(self, t: Fraction) -> bool:
+        """Whether a frame `t` seconds after the segment's start is inside the clip."""
+        ms = t * 1000
+        return ms >= self.from_ms and (not self.to_ms or ms < self.to_ms)
+
+
+MAX_FORWARD_GAP_S = Fraction(10)  # a larger jump ahead is a new timeline, not lost segments
+
+
+@dataclass
+class Timeline:
+    """A stream's time across its segments (kept by a transcoding session).
+
+    Output times are the input's plus `offset`. When a segment starts before the previous one
+    ended (the source restarted its clock) or far after it, `offset` moves so that the output
+    continues from where it was; a gap of a few lost segments is kept, as it is real.
+    """
+
+    offset: Fraction = Fraction(0)
+    end: Fraction | None = None  # where the last segment's output ended, in output seconds
+    clocks: dict[tuple[str, Fraction], _Clock] = field(default_factory=dict)
+
+    def place(self, first: Fraction, frame_s: Fraction) -> None:
+        """Sets the offset for a segment whose first frame is at input time `first`."""
+        if self.end is None:
+            return
+        t = first + self.offset
+        if t < self.end - frame_s / 2 or t > self.end + MAX_FORWARD_GAP_S:
+            self.offset = self.end - first
+
+    def clock(self, profile: VideoProfile) -> _Clock:
+        rate = Fraction(profile.fps, profile.fps_den or 1)
+        return self.clocks.setdefault((profile.name, rate), _Clock(rate))
+
+
+def transcode_segment(
+    segment: bytes,
+    profiles: Sequence[VideoProfile],
+    *,
+    clip: Clip | None = None,
+    timeline: Timeline | None = None,
+    encoders: Mapping[VideoCodec, str] | None = None,
+) -> TranscodeResult:
     """segment: a whole MPEG-TS or MP4 file in memory -> one rendition per profile, same order.
 
-    Raises ValueError naming the field for bad profiles, TranscodeError for a bad segment."""
+    clip: only part of the segment; timeline: a session's, for continuous timestamps across its
+    segments (a fresh one otherwise); encoders: FFmpeg's encoder per codec (`codecs.probe`
+    finds the ones that work here; default: the software ones). Raises ValueError naming the
+    field for bad profiles, TranscodeError for a bad segment."""
     ladder = check_profiles(profiles)
     if not segment:
         raise TranscodeError("Invalid argument", "the segment is empty")
@@ -100,31 +165,46 @@ def transcode_segment(segment: bytes, profiles: Sequence[VideoProfile]) -> Trans
         video.thread_type = "AUTO"  # frame + slice threads in the decoder
         # NOTE: an audio stream the demuxer saw no packet of has no parameters; muxers refuse it.
         audio = next((a for a in container.streams.audio if a.codec_context.sample_rate), None)
-        return _Ladder(ladder, video, audio).run(container)
+        ladder_run = _Ladder(ladder, video, audio, clip or Clip(), timeline or Timeline())
+        return ladder_run.run(container, encoders or {})
 
 
 class _Ladder:
-    def __init__(self, profiles: tuple[VideoProfile, ...], video: Any, audio: Any) -> None:
+    def __init__(
+        self,
+        profiles: tuple[VideoProfile, ...],
+        video: Any,
+        audio: Any,
+        clip: Clip,
+        timeline: Timeline,
+    ) -> None:
         self.profiles, self.video, self.audio = profiles, video, audio
+        self.clip, self.timeline = clip, timeline
         self.in_rate = Fraction(video.average_rate or video.guessed_rate or DEFAULT_RATE)
         self.time_base = Fraction(video.time_base)
-        self.clocks = [
-            _Clock(Fraction(p.fps, p.fps_den or 1), self.time_base) if p.fps else None
-            for p in profiles
-        ]
+        self.clocks = [timeline.clock(p) if p.fps else None for p in profiles]
         self.decoded_frames = self.decoded_pixels = 0
+        self.start: Fraction | None = None  # the segment's first frame, input seconds
         self.held: tuple[Any, Fraction] | None = None  # the decoded frame on screen, its time
+        self.early_audio: list[av.Packet[Any]] = []
+        self.first: Fraction | None = None  # the first frame kept, output seconds
 
-    def run(self, container: Any) -> TranscodeResult:
+    def run(self, container: Any, encoders_by_codec: Mapping[VideoCodec, str]) -> TranscodeResult:
         encoders: list[RenditionEncoder] = []
+        threads = encoder_threads(len(self.profiles))
         try:
             for p, clock in zip(self.profiles, self.clocks, strict=True):
                 rate = clock.rate if clock else self.in_rate
-                encoders.append(RenditionEncoder(p, rate, self.time_base, self.audio))
+                encoder = encoders_by_codec.get(p.codec)
+                encoders.append(
+                    RenditionEncoder(p, rate, self.time_base, self.audio, threads, encoder)
+                )
             for frame in self._frames(container, encoders):
                 self._next(frame, encoders)
             if self.held is not None:  # NOTE: the last frame shows for one input frame interval
-                self._show(*self.held, self.held[1] + 1 / self.in_rate, encoders)
+                end = self.held[1] + 1 / self.in_rate
+                self._show(*self.held, end, encoders)
+                self.timeline.end = end
         except EncodeError as err:  # a rendition no encoder here can make
             raise TranscodeError(err.reason, err.detail) from None
         finally:
@@ -136,9 +216,15 @@ class _Ladder:
                     errors.append(err)
         if self.decoded_frames == 0:  # encoders fed nothing fail too: this is the cause
             raise TranscodeError("No keyframes in input", "no video frame could be decoded")
+        if self.held is None:
+            raise TranscodeError("Invalid argument", f"no frame inside the clip {self.clip}")
         if errors:
             raise TranscodeError(errors[0].reason, errors[0].detail)
-        return TranscodeResult(tuple(renditions), self.decoded_frames, self.decoded_pixels)
+        stop, first = self.timeline.end, self.first
+        duration = float(stop - first) if stop is not None and first is not None else 0.0
+        return TranscodeResult(
+            tuple(renditions), self.decoded_frames, self.decoded_pixels, duration
+        )
 
     def _frames(self, container: Any, encoders: list[RenditionEncoder]) -> Iterator[Any]:
         """Decoded video frames; audio packets go straight to every encoder. A corrupt packet
@@ -152,10 +238,44 @@ class _Ladder:
                     except av.error.InvalidDataError:
                         continue
                 elif packet.dts is not None and packet.size:
-                    for enc in encoders:
-                        enc.put_audio(_copy(packet))
+                    self._audio(packet, encoders)
         except av.error.FFmpegError:
             yield from self.video.codec_context.decode(None)
+
+    def _audio(self, packet: av.Packet[Any], encoders: list[RenditionEncoder]) -> None:
+        """Passes an audio packet through, on the output timeline, if it is inside the clip;
+        packets before the first video frame wait for it (it places the segment in time)."""
+        if self.start is None:
+            self.early_audio.append(packet)
+            return
+        for early in self.early_audio:
+            self._pass_audio(early, encoders)
+        self.early_audio.clear()
+        self._pass_audio(packet, encoders)
+
+    def _pass_audio(self, packet: av.Packet[Any], encoders: list[RenditionEncoder]) -> None:
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        assert self.start is not None and packet.time_base is not None and stamp is not None
+        tb = Fraction(packet.time_base)
+        t = stamp * tb
+        if not self.clip.keeps(max(Fraction(0), t - self.start)):
+            return
+        shift = round(self.timeline.offset / tb)
+        frames: list[av.AudioFrame] | None = None
+        for enc in encoders:
+            out = _copy(packet)
+            out.pts = None if packet.pts is None else packet.pts + shift
+            out.dts = None if packet.dts is None else packet.dts + shift
+            if not enc.wants_audio_frames:
+                enc.put_audio(out)
+                continue
+            if frames is None:  # NOTE: decoded once, for every rendition that re-encodes
+                try:
+                    frames = list(self.audio.codec_context.decode(out))
+                except av.error.InvalidDataError:
+                    frames = []
+            for frame in frames:
+                enc.put_audio(frame)
 
     def _next(self, frame: Any, encoders: list[RenditionEncoder]) -> None:
         """Takes a decoded frame; encodes the one it replaces on screen."""
@@ -163,8 +283,22 @@ class _Ladder:
         self.decoded_pixels += frame.width * frame.height
         if frame.pts is not None:
             t = frame.pts * self.time_base
-        else:  # NOTE: a stream without timestamps plays at its stated rate
-            t = self.held[1] + 1 / self.in_rate if self.held is not None else Fraction(0)
+        elif self.held is not None:  # NOTE: a stream without timestamps plays at its stated rate
+            t = self.held[1] - self.timeline.offset + 1 / self.in_rate
+        else:
+            t = Fraction(0)
+        if self.start is None:
+            self.start = t
+            self.timeline.place(t, 1 / self.in_rate)
+        elif t - self.start > MAX_SEGMENT_S:
+            raise TranscodeError(
+                "Invalid argument", f"the segment is longer than {MAX_SEGMENT_S} s"
+            )
+        if not self.clip.keeps(t - self.start):
+            return
+        t += self.timeline.offset
+        if self.first is None:
+            self.first = t
         if self.held is not None:
             self._show(*self.held, t, encoders)
         self.held = frame, t
@@ -173,9 +307,8 @@ class _Ladder:
         self, frame: Any, t: Fraction, end: Fraction, encoders: list[RenditionEncoder]
     ) -> None:
         """Scales `frame` (on screen from t to end) once for every rendition that shows it."""
-        passthrough = [round(t / self.time_base)]
         wanted = [
-            (i, clock.until(t, end) if clock else passthrough)
+            (i, [round(s / self.time_base) for s in (clock.until(t, end) if clock else [t])])
             for i, clock in enumerate(self.clocks)
         ]
         wanted = [(i, stamps) for i, stamps in wanted if stamps]
@@ -187,6 +320,12 @@ class _Ladder:
         for (i, stamps), scaled in zip(wanted, ops.resize(frame.to_ndarray(), sizes), strict=True):
             for pts in stamps:
                 encoders[i].put_frame(scaled, pts)
+
+
+def encoder_threads(renditions: int) -> int:
+    """Each encoder's share of the cores: the ladder's encoders run at the same time."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, math.ceil((cores or 1) / max(1, renditions)))
 
 
 def _copy(packet: av.Packet[Any]) -> av.Packet[Any]:

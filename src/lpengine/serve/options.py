@@ -100,6 +100,11 @@ FLAGS: dict[str, Flag] = {
     ),
     "priceFeedInterval": Flag("how often the price feed is read, e.g. 1h, 30m, 90s", "DURATION"),
     "maxSessions": Flag("concurrent transcoding sessions: a number or auto (default 10)", "N|auto"),
+    "maxPixelRate": Flag(
+        "encoded pixels per second of media all transcoding sessions may take together; the "
+        "session limit follows the streams' measured cost (lpengine only; 0 = none)",
+        "PIXELS",
+    ),
     "aiModels": Flag("aiModels.json path, inline JSON, or pipeline:model:warm,...", "MODELS"),
     "orchSecret": Flag("secret shared with remote workers, or a file holding it", "SECRET"),
     "ethUrl": Flag("Ethereum JSON-RPC URL (stored; real chains are not built yet)", "URL"),
@@ -186,6 +191,18 @@ def _duration_s(value: str) -> float:
     return seconds
 
 
+def _pixel_rate(value: str) -> int:
+    """Pixels per second: an integer, optionally with a k, M or G suffix (250M)."""
+    m = re.match(r"^(\d+(?:\.\d+)?)([kMG]?)$", value.strip())
+    if not m:
+        raise ValueError(f"expected pixels per second such as 250000000 or 250M, got {value!r}")
+    return round(float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[m.group(2)])
+
+
+def _eth_urls(value: str) -> str:
+    return ",".join(eth_url(u.strip()) for u in value.split(",") if u.strip()) or eth_url(value)
+
+
 def _nodes(value: str) -> tuple[str, ...]:
     return tuple(check_service_uri(n.strip(), "node") for n in value.split(",") if n.strip())
 
@@ -205,6 +222,7 @@ CONVERT: dict[str, Callable[[str], Any]] = {
     "priceFeedAddr": parse_address,
     "priceFeedInterval": _duration_s,
     "maxSessions": parse_max_sessions,
+    "maxPixelRate": _pixel_rate,
     "aiModels": parse_ai_models,
     "orchSecret": _file_or_text,
     "ethUrl": eth_url,
@@ -296,6 +314,7 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
             service_uri=f"https://{host}:{service_port}",
             nodes=v.get("nodes", ()),
             max_sessions=v.get("maxSessions", 10),
+            max_pixel_rate=v.get("maxPixelRate", 0),
             price=price,
             pixels_per_unit=v.get("pixelsPerUnit", 1),
             price_per_gateway=v.get("pricePerGateway", {}),

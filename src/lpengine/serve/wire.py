@@ -185,6 +185,9 @@ def segment_from_pb(m: pb.SegData) -> SegmentCredentials:
         profile_ids=profile_ids(m),
         profiles=profiles,
         profiles_error=profiles_error,
+        clip_from_ms=getattr(m.segment_parameters, "from"),  # NOTE: a Python keyword
+        clip_to_ms=m.segment_parameters.to,
+        force_reinit=m.ForceSessionReinit,
     )
 
 
