@@ -76,6 +76,7 @@ class EngineConfig:
     price_feed_interval_s: float = REFRESH_INTERVAL_S
     ai_models: tuple[AIModelConfig, ...] = ()
     orch_secret: str | None = field(default=None, repr=False)
+    byoc_health_interval_s: float = 5.0  # how often each BYOC worker is probed
     chain: ChainConfig = field(default_factory=ChainConfig)
     monitor: bool = False
 
@@ -92,6 +93,10 @@ class EngineConfig:
         if self.price_feed_interval_s <= 0:
             raise ValueError(
                 f"price_feed_interval_s: expected > 0, got {self.price_feed_interval_s}"
+            )
+        if self.byoc_health_interval_s <= 0:
+            raise ValueError(
+                f"byoc_health_interval_s: expected > 0, got {self.byoc_health_interval_s}"
             )
         check_service_uri(self.service_uri, "service_uri")
         for node in self.nodes:

@@ -19,6 +19,7 @@ from typing import Any
 from lpengine import _native, hardware
 from lpengine.auth_token import AuthToken, AuthTokenError, AuthTokens
 from lpengine.billing import Billing
+from lpengine.byoc import Byoc
 from lpengine.capabilities import capability_name
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.config import EngineConfig
@@ -116,6 +117,15 @@ class Engine:
             billing=self.billing,
             on_quote=self._record_quote,
         )
+        self.byoc = Byoc(  # external capabilities: /capability/register, /process/request/
+            registry=self.capabilities,
+            prices=self.prices,
+            billing=self.billing,
+            process_payment=self.process_payment,
+            service_uri=config.service_uri,
+            orch_secret=config.orch_secret,
+            health_interval_s=config.byoc_health_interval_s,
+        )
         try:
             self.codecs = codecs.probe(self.hardware)
         except BaseException:
@@ -152,7 +162,7 @@ class Engine:
         for flag in c.chain.inactive(c.network):
             log.warning("%s is set but has no effect on -network %s", flag, c.network)
         if c.orch_secret is not None:
-            log.warning("-orchSecret is set but remote workers and BYOC are not built yet")
+            log.warning("-orchSecret is used by BYOC only: remote workers are not built yet")
         for m in c.ai_models:
             log.warning(
                 "aiModels: %s/%s is not advertised: lpengine cannot run %s pipelines yet",
@@ -399,6 +409,7 @@ class Engine:
             "prices": self.prices.describe(),
             "price_feed": self._describe_price_feed(),
             "payments": self.billing.describe() if self.billing is not None else None,
+            "byoc": self.byoc.describe(),
             "inactive_settings": self.config.chain.inactive(self.config.network),
         }
 
@@ -460,6 +471,8 @@ class Engine:
         nothing."""
         if not self._closed and self.price_feed is not None:
             self.price_feed.stop()
+        if not self._closed:
+            self.byoc.close()
         if not self._closed and self.billing is not None:
             self.billing.close()
         self._closed = True

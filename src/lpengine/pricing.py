@@ -224,6 +224,19 @@ class PriceBook:
     def base_price(self, gateway: str) -> Price:
         return self._base.get(gateway, self._base[DEFAULT_GATEWAY])
 
+    def set_capability_price(
+        self, gateway: str, capability: int, model: str, price: Price | None
+    ) -> None:
+        """Sets (None: removes) one gateway's or 'default''s price for (capability, model), e.g.
+        a BYOC registration's; raises ValueError for a currency the feed cannot convert."""
+        key = (gateway_key(gateway), capability, model)
+        with self._lock:
+            if price is None:
+                self._caps.pop(key, None)
+                return
+            self._rates = self._check(price)
+            self._caps[key] = price
+
     def capability_price(self, gateway: str, capability: int, model: str) -> Price | None:
         """A gateway's own price for (capability, model), else the default one, else None."""
         return self._caps.get((gateway, capability, model)) or self._caps.get(

@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from lpengine.engine import Engine
 from lpengine.serve import orchestrator_rpc
+from lpengine.serve.byoc_routes import routes as byoc_routes
 from lpengine.serve.drain import DrainRequestBody
 from lpengine.serve.grpc import Code, GrpcApp, is_grpc
 from lpengine.serve.payment_route import payment_endpoint
@@ -55,6 +56,7 @@ def http_routes(engine: Engine) -> Starlette:
             Route("/payment", payment_endpoint(engine), methods=["POST"]),
             Route("/segment", segment_endpoint(engine), methods=["POST"]),
             Route("/stream/{key:path}", stream_endpoint(engine), methods=["GET"]),
+            *byoc_routes(engine.byoc),
         ]
     )
 

@@ -106,7 +106,12 @@ FLAGS: dict[str, Flag] = {
         "PIXELS",
     ),
     "aiModels": Flag("aiModels.json path, inline JSON, or pipeline:model:warm,...", "MODELS"),
-    "orchSecret": Flag("secret shared with remote workers, or a file holding it", "SECRET"),
+    "orchSecret": Flag(
+        "secret shared with remote workers and BYOC, or a file holding it", "SECRET"
+    ),
+    "byocHealthInterval": Flag(
+        "how often each BYOC worker is probed, e.g. 5s (default; lpengine only)", "DURATION"
+    ),
     "ethUrl": Flag("Ethereum JSON-RPC URL (stored; real chains are not built yet)", "URL"),
     "ethAddr": Flag("which key of the keystore the node signs with", "0x..."),
     "ethOrchAddr": Flag("ticket recipient, when not the node's own address", "0x..."),
@@ -225,6 +230,7 @@ CONVERT: dict[str, Callable[[str], Any]] = {
     "maxPixelRate": _pixel_rate,
     "aiModels": parse_ai_models,
     "orchSecret": _file_or_text,
+    "byocHealthInterval": _duration_s,
     "ethUrl": eth_url,
     "ethAddr": _address,
     "ethOrchAddr": _address,
@@ -323,6 +329,7 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
             price_feed_interval_s=v.get("priceFeedInterval", REFRESH_INTERVAL_S),
             ai_models=v.get("aiModels", ()),
             orch_secret=v.get("orchSecret"),
+            byoc_health_interval_s=v.get("byocHealthInterval", 5.0),
             chain=chain,
             monitor=v.get("monitor", False),
         )
