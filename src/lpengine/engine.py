@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from fractions import Fraction
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any
@@ -24,6 +25,8 @@ from lpengine.capabilities import capability_name
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.config import EngineConfig
 from lpengine.discovery import Discovery, OrchestratorInfo, OrchestratorRequest, QuoteError
+from lpengine.live.streams import LiveStreams
+from lpengine.live.trickle import TrickleServer
 from lpengine.media import codecs
 from lpengine.media.profile import VideoProfile
 from lpengine.media.session import OrchestratorBusy, TranscodeSessions
@@ -85,6 +88,7 @@ class Engine:
         self.renditions = RenditionStore()  # what /stream/ serves
         self.transcodes = TranscodeSessions()  # per stream: segment queue, timeline, counts
         self.sessions.set_pixel_rate_limit(config.max_pixel_rate, self.transcodes.pixel_rates)
+        self.trickle = TrickleServer()  # /ai/trickle/ channels (live, BYOC streams)
         feed = config.price_feed.latest() if config.price_feed is not None else None
         self.prices = PriceBook(
             config.price,
@@ -133,6 +137,7 @@ class Engine:
             raise
         self.transcodes.encoders = self.codecs.encoders  # NVENC where it encoded, else software
         self.capabilities.publish("transcoding", codecs.transcoding_offer(self.codecs))
+        self.live = LiveStreams(self.trickle, self.capabilities, config.service_uri)
         # NOTE: go-livepeer's default; the transcoding workload will report its measured capacity.
         self.sessions.set_auto_capacity("transcoding", DEFAULT_MAX_SESSIONS)
         self._register_metrics()
@@ -286,6 +291,21 @@ class Engine:
         self._take_payment(payment, token.session_id)
         self.check_balance(payment, token.session_id)
         return SegmentJob(creds, payment, token, info)
+
+    def accept_live(self, payment: Payment, creds: SegmentCredentials, manifest_id: str) -> None:
+        """POST /live-video-to-video steps 5-7 (protocol.md §4.6): credentials, the initial
+        payment into the stream's balance (key: its manifest id), the balance check. Raises as
+        `receive_payment`."""
+        self.check_segment_credentials(creds, payment.sender)
+        self._take_payment(payment, manifest_id)
+        self.check_balance(payment, manifest_id)
+
+    def live_debit(self, payment: Payment) -> Callable[[str, int], Fraction] | None:
+        """How a live stream started with `payment` pays for its time; None when unpriced."""
+        price, billing = payment.expected_price, self.billing
+        if billing is None or price is None or price.price_per_unit <= 0:
+            return None
+        return lambda key, units: billing.debit(payment.sender, key, units, price)
 
     def run_segment(self, job: SegmentJob, segment: bytes) -> SegmentResult:
         """POST /segment after its upload passed `job.check_body` (steps 14-15): transcodes,
@@ -469,6 +489,10 @@ class Engine:
     def close(self) -> None:
         """Stops the price feed, commits and closes the payments database; closing twice does
         nothing."""
+        if not self._closed:
+            if hasattr(self, "live"):
+                self.live.stop_all()
+            self.trickle.close_all()
         if not self._closed and self.price_feed is not None:
             self.price_feed.stop()
         if not self._closed:

@@ -53,7 +53,8 @@ def test_plain_get_orchestrator(server, channel):
     assert caps.version and list(caps.mandatories) == []
     bits = decode_bitstring(caps.bitstring)
     assert Capability.H264 in bits and Capability.AUTH_TOKEN in bits
-    assert dict(caps.capacities) == {c: 1 for c in bits}
+    # Codec capabilities count 1 each (as go); live-video-to-video (35) its noop streams.
+    assert dict(caps.capacities) == {c: 1 for c in bits} | {Capability.LIVE_VIDEO_TO_VIDEO: 4}
     # Nothing priced and off-chain: go's shape, no price and no ticket params.
     assert not info.HasField("price_info") and not info.HasField("ticket_params")
     assert info.address == bytes(20) and list(info.capabilities_prices) == []
@@ -81,8 +82,8 @@ def test_token_is_the_hmac_of_its_fields_under_the_persisted_secret(channel, dat
 def test_live_capacity_check_unless_ignored(channel):
     request = pb.OrchestratorRequest()
     request.capabilities.capacities[35] = 1
-    request.capabilities.constraints.PerCapability[35].models["noop"].SetInParent()
-    with pytest.raises(grpc.RpcError) as err:  # no live runner here
+    request.capabilities.constraints.PerCapability[35].models["streamdiffusion"].SetInParent()
+    with pytest.raises(grpc.RpcError) as err:  # no such live pipeline here
         get_orchestrator(channel, request)
     assert err.value.code() == grpc.StatusCode.UNKNOWN  # go returns plain errors
     assert err.value.details() == "Invalid orchestrator request: OrchestratorCapped"

@@ -13,10 +13,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from lpengine.engine import Engine
-from lpengine.serve import orchestrator_rpc
+from lpengine.serve import orchestrator_rpc, trickle_route
 from lpengine.serve.byoc_routes import routes as byoc_routes
 from lpengine.serve.drain import DrainRequestBody
 from lpengine.serve.grpc import Code, GrpcApp, is_grpc
+from lpengine.serve.live_route import live_endpoint
 from lpengine.serve.payment_route import payment_endpoint
 from lpengine.serve.segment_route import segment_endpoint, stream_endpoint
 
@@ -57,6 +58,8 @@ def http_routes(engine: Engine) -> Starlette:
             Route("/segment", segment_endpoint(engine), methods=["POST"]),
             Route("/stream/{key:path}", stream_endpoint(engine), methods=["GET"]),
             *byoc_routes(engine.byoc),
+            Route("/live-video-to-video", live_endpoint(engine), methods=["POST"]),
+            *trickle_route.routes(engine.trickle),
         ]
     )
 

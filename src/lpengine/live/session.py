@@ -1,0 +1,367 @@
+"""One live stream, in-process: input channel → decode → pipeline → encode → output channel.
+
+Threads and queues (nothing blocking runs on the event loop):
+
+    input task (loop)   reads the input channel's segments into a ByteFeed
+    decode thread       PyAV demux + decode → yuv420p frames → input queue (latest frame wins)
+    worker thread       native convert → pipeline → convert back → x264 → MPEG-TS bytes
+    loop callbacks      the bytes into the output channel's current segment; a new segment
+                        before every IDR (every 2 s)
+    control task (loop) params from the control channel: validated, then the latest applied
+    ticker task (loop)  state machine every 1 s, status event every 10 s, live payments
+
+The stream stops when the input channel closes (the gateway DELETEs it, or it idles out), the
+input cannot be decoded any more, the state machine says ERROR, the balance runs out, or the
+node shuts down; stopping closes all four channels and joins both threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lpengine.live.decode import ByteFeed, DecodeFailed, run_decoder
+from lpengine.live.encode import LiveEncoder
+from lpengine.live.frames import from_model_output, to_model_input
+from lpengine.live.payments import LivePayments
+from lpengine.live.pipelines import LivePipeline
+from lpengine.live.status import NO_INPUT_STOP_S, LiveStatus, event
+from lpengine.live.trickle import Channel, SegmentWriter, TrickleServer
+
+log = logging.getLogger(__name__)
+
+INPUT_QUEUE_FRAMES = 8  # decoded frames waiting for the pipeline; full: the oldest is dropped
+STATUS_INTERVAL_S = 10.0
+MAX_PIPELINE_ERRORS = 3
+DRAIN_S = 5.0  # at most this long to finish the frames already received when the input ends
+KEEPALIVE = {"keep": "alive"}
+
+
+@dataclass(frozen=True)
+class StreamChannels:
+    input: Channel
+    output: Channel
+    control: Channel
+    events: Channel
+
+    def all(self) -> tuple[Channel, ...]:
+        return (self.input, self.output, self.control, self.events)
+
+
+class _OutputSink:
+    """The encoder's byte sink (worker thread) → the output channel's segments (event loop)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, channel: Channel) -> None:
+        self._loop, self._channel = loop, channel
+        self._writer: SegmentWriter | None = None
+        self.segments = 0
+        self.on_first_segment: Callable[[], None] = lambda: None
+
+    def write(self, data: bytes) -> int:
+        chunk = bytes(data)
+        self._loop.call_soon_threadsafe(self._write, chunk)
+        return len(chunk)
+
+    def cut(self) -> None:
+        self._loop.call_soon_threadsafe(self._cut)
+
+    def finish(self) -> None:
+        self._loop.call_soon_threadsafe(self._finish)
+
+    def _write(self, chunk: bytes) -> None:
+        if self._writer is not None:
+            self._writer.write(chunk)
+
+    def _cut(self) -> None:
+        self._finish()
+        if self._channel.closed:
+            return
+        self._writer = self._channel.begin_segment()
+        self.segments += 1
+        if self.segments == 1:
+            self.on_first_segment()
+
+    def _finish(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class LiveSession:
+    def __init__(
+        self,
+        manifest_id: str,
+        pipeline: LivePipeline,
+        channels: StreamChannels,
+        trickle: TrickleServer,
+        payments: LivePayments | None = None,
+        on_end: Callable[[LiveSession], None] = lambda s: None,
+    ) -> None:
+        self.manifest_id = manifest_id
+        self.pipeline = pipeline
+        self.channels = channels
+        self.trickle = trickle
+        self.payments = payments
+        self._on_end = on_end
+        self.status = LiveStatus(pipeline.name, dict(pipeline.params))
+        self._feed = ByteFeed()
+        self._frames: queue.Queue[tuple[NDArray[np.uint8], float] | None] = queue.Queue(
+            INPUT_QUEUE_FRAMES
+        )
+        self._audio: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._audio_stream: Any | None = None
+        self._pending_params: dict[str, Any] | None = None
+        self._params_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._threads: list[threading.Thread] = []
+        self.stopped = asyncio.Event()
+        self.stop_reason: str | None = None
+        self.dropped_frames = 0
+        self.input_segments = 0
+        self._loop = asyncio.get_running_loop()
+        self._sink = _OutputSink(self._loop, channels.output)
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Starts the threads and tasks; returns at once (the gateway's 5 s budget)."""
+        self._emit(event("stream_trace", "runner_receive_stream_request"))
+        self._sink.on_first_segment = lambda: self._emit(
+            event("stream_trace", "runner_send_first_processed_segment")
+        )
+        self.channels.input.on_close(lambda: self._begin_stop("the input channel closed", True))
+        for target, name in ((self._decode, "decode"), (self._work, "work")):
+            thread = threading.Thread(target=target, name=f"live-{name}-{self.manifest_id}")
+            thread.start()
+            self._threads.append(thread)
+        for coro in (self._read_input(), self._read_control(), self._tick()):
+            self._tasks.append(self._loop.create_task(coro))
+        self._emit(self.status.status_event())
+
+    def request_stop(self, reason: str) -> None:
+        """Stops the stream (any thread); the first reason is kept."""
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._begin_stop, reason)
+
+    def _begin_stop(self, reason: str, drain: bool = False) -> None:
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        self._loop.create_task(self._shutdown(drain))
+
+    async def _shutdown(self, drain: bool) -> None:
+        """Ends the threads, closes the channels. With `drain` (the input ended) what was
+        already received is decoded, processed and published first, for at most DRAIN_S."""
+        log.info("live stream %s stopping: %s", self.manifest_id, self.stop_reason)
+        self._feed.end()
+        decode, work = self._threads
+        if drain:
+            await asyncio.to_thread(decode.join, DRAIN_S)
+            self._put_frame(None)  # NOTE: after the last frame: the worker finishes the queue
+            await asyncio.to_thread(work.join, DRAIN_S)
+        self._stop.set()
+        self._put_frame(None)
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join)
+        self._sink._finish()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        await asyncio.gather(*(t for t in self._tasks if t is not current), return_exceptions=True)
+        for ch in self.channels.all():
+            self.trickle.close_channel(ch.name)
+        self.stopped.set()
+        self._on_end(self)
+
+    def abort(self) -> None:
+        """Ends both threads now, without the loop (the node is shutting down)."""
+        self._stop.set()
+        self._feed.end()
+        self._put_frame(None)
+
+    async def stop(self, reason: str) -> None:
+        self._begin_stop(reason)
+        await self.stopped.wait()
+
+    # --- events ------------------------------------------------------------------------------
+
+    def _emit(self, message: dict[str, Any]) -> None:
+        """One event as one segment of the events channel (on the loop)."""
+        ch = self.channels.events
+        if not ch.closed:
+            writer = ch.begin_segment()
+            writer.write(json.dumps(message).encode())
+            writer.close()
+
+    def error(self, message: str) -> None:
+        """An error event (any thread); the stream goes on."""
+        log.warning("live stream %s: %s", self.manifest_id, message)
+        self.status.on_error(message)
+        err = event("ai_stream_events", "error", message=message, time=self.status.error_ms)
+        self._loop.call_soon_threadsafe(self._emit, err)
+
+    # --- loop tasks ---------------------------------------------------------------------------
+
+    async def _read_input(self) -> None:
+        sub = self.channels.input.subscribe(-1)
+        while (seg := await sub.next()) is not None:
+            self.input_segments += 1
+            if self.input_segments == 1:
+                self._emit(event("stream_trace", "runner_receive_first_ingest_segment"))
+            async for chunk in seg.chunks():
+                self._feed.feed(chunk)
+            if self.payments is not None and self.payments.due():
+                left = await asyncio.to_thread(self.payments.charge)
+                if left < 0:
+                    self._fail("insufficient balance: the stream's payments ran out")
+                    return
+        self._begin_stop("the input channel closed", drain=True)
+
+    async def _read_control(self) -> None:
+        sub = self.channels.control.subscribe(0)
+        while (seg := await sub.next()) is not None:
+            raw = await seg.read_all()
+            if not raw.strip():
+                continue
+            try:
+                message = json.loads(raw)
+            except (UnicodeDecodeError, json.JSONDecodeError) as err:
+                self.error(f"control message is not JSON: {err}")
+                continue
+            if message == KEEPALIVE:
+                continue
+            if not isinstance(message, dict):
+                self.error(f"control message: expected a JSON object, got {type(message).__name__}")
+                continue
+            if isinstance(message.get("params"), dict) and message.get("type") in (None, "update"):
+                message = message["params"]  # the SDK's {"type": "update", "params": {...}}
+            try:
+                params = self.pipeline.validate(message)
+            except ValueError as err:
+                self.error(f"params refused: {err}")
+                continue
+            with self._params_lock:
+                self._pending_params = params  # NOTE: latest wins; older pending ones are dropped
+
+    async def _tick(self) -> None:
+        last_status = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            state = self.status.evaluate()
+            if state == "ERROR":
+                self._fail("the stream stopped producing frames")
+                return
+            if self.status.since_input_s(time.monotonic()) > NO_INPUT_STOP_S:
+                self._fail(f"no input for {NO_INPUT_STOP_S:.0f} s")
+                return
+            if time.monotonic() - last_status >= STATUS_INTERVAL_S:
+                last_status = time.monotonic()
+                self._emit(self.status.status_event())
+
+    def _fail(self, message: str) -> None:
+        self.status.on_error(message)
+        self._emit(event("ai_stream_events", "error", message=message, time=self.status.error_ms))
+        self._begin_stop(message)
+
+    # --- threads ------------------------------------------------------------------------------
+
+    def _put_frame(self, item: tuple[NDArray[np.uint8], float] | None) -> None:
+        """Latest frame wins: a full queue drops its oldest frame."""
+        while True:
+            try:
+                self._frames.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    self._frames.get_nowait()
+                    self.dropped_frames += 1
+                except queue.Empty:
+                    pass
+
+    def _on_video(self, frame: NDArray[np.uint8], time_s: float) -> None:
+        self.status.input.add()
+        self._put_frame((frame, time_s))
+
+    def _on_open(self, audio: Any | None) -> None:
+        if self._audio_stream is None:
+            self._audio_stream = audio
+
+    def _decode(self) -> None:
+        try:
+            run_decoder(
+                self._feed,
+                self._on_video,
+                lambda packet, stream: self._audio.put(packet),
+                self.error,
+                self._stop,
+                on_open=self._on_open,
+            )
+        except DecodeFailed as err:
+            self.error(str(err))
+            self.request_stop(str(err))
+        except Exception as err:  # never leave the stream half alive
+            log.exception("live stream %s: decoder failed", self.manifest_id)
+            self.request_stop(f"decoder failed: {err}")
+
+    def _work(self) -> None:
+        encoder: LiveEncoder | None = None
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    item = self._frames.get(timeout=0.25)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    break
+                frame, time_s = item
+                self._apply_params()
+                try:
+                    p = self.pipeline
+                    out = from_model_output(p.process(to_model_input(frame, p.width, p.height)))
+                except Exception as err:
+                    failures += 1
+                    self.error(f"live-video-to-video pipeline error: {err}")
+                    if failures >= MAX_PIPELINE_ERRORS:
+                        self.request_stop(f"the pipeline failed {failures} times")
+                        return
+                    continue
+                if encoder is None:
+                    h, w = out.shape[0] * 2 // 3, out.shape[1]
+                    encoder = LiveEncoder(self._sink, w, h, audio=self._audio_stream)
+                while not self._audio.empty():
+                    encoder.mux_audio(self._audio.get())
+                if encoder.encode(out, time_s):
+                    self.status.output.add()
+        except Exception as err:
+            log.exception("live stream %s: output failed", self.manifest_id)
+            self.request_stop(f"output failed: {err}")
+        finally:
+            if encoder is not None:
+                try:
+                    encoder.close()
+                except Exception:
+                    log.exception("live stream %s: encoder close failed", self.manifest_id)
+            self._sink.finish()
+
+    def _apply_params(self) -> None:
+        with self._params_lock:
+            params, self._pending_params = self._pending_params, None
+        if params is None:
+            return
+        self.pipeline.update(params)
+        self.status.on_params(params)
+        self._loop.call_soon_threadsafe(self._emit, self.status.status_event())

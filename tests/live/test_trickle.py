@@ -1,0 +1,129 @@
+"""Trickle channels in-process: ring, long-poll, reset, close, idle sweep (live/trickle.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from lpengine.live.trickle import RING_SIZE, Segment, TrickleServer
+
+
+def run(fn: Callable[[TrickleServer], Awaitable[None]]) -> None:
+    async def main() -> None:
+        server = TrickleServer(idle_timeout_s=0.2, sweep_interval_s=0.05)
+        try:
+            await fn(server)
+        finally:
+            server.close_all()
+
+    asyncio.run(main())
+
+
+def test_publish_then_subscribe_newest():
+    async def body(t: TrickleServer) -> None:
+        ch = t.create_channel("a", "video/mp2t")
+        assert t.create_channel("a", "other") is ch  # create is idempotent
+        assert await ch.publish(b"zero") == 0
+        assert await ch.publish(b"one") == 1
+        sub = ch.subscribe(-2)
+        seg = await sub.next()
+        assert seg is not None and seg.idx == 1 and await seg.read_all() == b"one"
+
+    run(body)
+
+
+def test_subscriber_reads_a_segment_while_it_is_written():
+    async def body(t: TrickleServer) -> None:
+        ch = t.create_channel("a", "video/mp2t")
+        sub = ch.subscribe(-1)
+        pending = asyncio.ensure_future(sub.next())  # long-polls segment 0
+        await asyncio.sleep(0)
+        assert not pending.done()
+        writer = ch.begin_segment()
+        writer.write(b"first")
+        seg = await pending
+        assert seg is not None and seg.idx == 0
+        chunks = seg.chunks()
+        assert await anext(chunks) == b"first"  # before the segment ends
+        writer.write(b"second")
+        assert await anext(chunks) == b"second"
+        writer.close()
+        assert [c async for c in chunks] == []
+        assert ch.next_write == 1
+
+    run(body)
+
+
+def test_ring_keeps_five_and_a_slow_subscriber_jumps_to_the_head():
+    async def body(t: TrickleServer) -> None:
+        ch = t.create_channel("a", "application/json")
+        sub = ch.subscribe(0)
+        for i in range(RING_SIZE + 2):
+            await ch.publish(str(i).encode())
+        assert ch.segment(0) is None and ch.segment(1) is None
+        assert ch.segment(2) is not None
+        pending = asyncio.ensure_future(sub.next())  # 0 is gone: waits for the next write
+        await asyncio.sleep(0.01)
+        assert not pending.done()
+        await ch.publish(b"7")
+        seg = await pending
+        assert seg is not None and seg.idx == 7 and await seg.read_all() == b"7"
+
+    run(body)
+
+
+def test_reset_closes_older_segments_and_close_ends_subscribers():
+    async def body(t: TrickleServer) -> None:
+        ch = t.create_channel("a", "video/mp2t")
+        old = ch.begin_segment()
+        old.write(b"x")
+        closed: list[str] = []
+        ch.on_close(lambda: closed.append("a"))
+        ch.reset_below(3)
+        assert old.segment.closed
+        sub = ch.subscribe(-1)
+        waiting = asyncio.ensure_future(sub.next())
+        await asyncio.sleep(0)
+        assert t.close_channel("a") and not t.close_channel("a")
+        assert await waiting is None
+        assert closed == ["a"] and t.channel("a") is None
+        with pytest.raises(RuntimeError, match="closed"):
+            ch.begin_segment()
+
+    run(body)
+
+
+def test_idle_channels_are_swept_but_underscore_names_are_kept():
+    async def body(t: TrickleServer) -> None:
+        ch = t.create_channel("idle", "video/mp2t")
+        t.create_channel("_internal", "application/json")
+        gone = asyncio.Event()
+        ch.on_close(gone.set)
+        await asyncio.wait_for(gone.wait(), 5)
+        assert t.names() == ["_internal"]
+
+    run(body)
+
+
+def test_repeated_write_of_an_index_overwrites_it():
+    async def body(t: TrickleServer) -> None:
+        ch = t.create_channel("a", "video/mp2t")
+        await ch.publish(b"old")
+        writer = ch.begin_segment(0)
+        assert isinstance(writer.segment, Segment) and writer.segment.size == 0
+        writer.write(b"new")
+        writer.close()
+        seg = ch.segment(0)
+        assert seg is not None and await seg.read_all() == b"new"
+
+    run(body)
+
+
+def test_bad_names_are_refused():
+    async def body(t: TrickleServer) -> None:
+        with pytest.raises(ValueError, match="name"):
+            t.create_channel("a/b", "video/mp2t")
+
+    run(body)
