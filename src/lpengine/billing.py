@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
-from lpengine.chain import keystore, open_chain
+from lpengine.chain import Closeable, chain_redeemer, keystore, open_chain, register_on_start
+from lpengine.chain import close as _close
 from lpengine.config import EngineConfig
 from lpengine.payment import SegmentCredentials
 from lpengine.pm import PaymentConfig, PaymentOutcome, PaymentReceiver, Signer, TicketParams
@@ -49,6 +50,7 @@ class Billing:
         self.chain = chain
         self.receiver = receiver
         self.prices = prices
+        self.redeemer: Closeable | None = None
         self._stop = threading.Event()
         self._sweeper = threading.Thread(
             target=self._sweep, args=(sweep_interval_s,), name="lpengine-pm-sweep", daemon=True
@@ -71,19 +73,29 @@ class Billing:
             ev_wei=c.ticket_ev_wei or defaults.ev_wei,
             max_face_value_wei=c.max_face_value_wei or 0,
         )
-        chain = open_chain(config.network, config.data_dir)
-        receiver = PaymentReceiver.open(
-            config.data_dir,
-            recipient=recipient,
-            chain=chain,
-            config=payment_config,
-            node_key=key.private_key,
-        )
+        chain = open_chain(config.network, config.data_dir, c, recipient)
+        try:
+            receiver = PaymentReceiver.open(
+                config.data_dir,
+                recipient=recipient,
+                chain=chain,
+                config=payment_config,
+                node_key=key.private_key,
+            )
+            # A real network redeems the winning tickets (lpengine.chain.redeemer).
+            redeemer = chain_redeemer(chain, receiver, key.private_key)
+            if c.register_service_uri:
+                register_on_start(chain, key.private_key, config.service_uri, c.ai_service_registry)
+        except BaseException:
+            _close(chain)
+            raise
         log.info(
             "payments on (%s): node %s, ticket recipient %s, ticket EV %d wei",
             config.network, checksum(key.address), checksum(recipient), payment_config.ev_wei,
         )  # fmt: skip
-        return cls(node=key.signer(), chain=chain, receiver=receiver, prices=prices)
+        billing = cls(node=key.signer(), chain=chain, receiver=receiver, prices=prices)
+        billing.redeemer = redeemer
+        return billing
 
     @property
     def address(self) -> bytes:
@@ -167,6 +179,9 @@ class Billing:
     def close(self) -> None:
         self._stop.set()
         self._sweeper.join()
+        if self.redeemer is not None:
+            self.redeemer.close()
+        _close(self.chain)
         self.receiver.close()
 
     def _sweep(self, interval_s: float) -> None:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from lpengine import envs
 from lpengine.ai.model_config import AIModelConfig
-from lpengine.chain import NETWORKS, OFFCHAIN
+from lpengine.chain import NETWORKS, OFFCHAIN, SIMULATED
 from lpengine.price_feed import PriceFeed
 from lpengine.price_feed_watcher import REFRESH_INTERVAL_S
 from lpengine.pricing import ZERO, Price
@@ -34,6 +34,14 @@ class ChainConfig:
     eth_keystore_path: Path | None = None  # default <dataDir>/keystore
     max_face_value_wei: int | None = None
     ticket_ev_wei: int | None = None
+    # Real networks (devnet, arbitrum-one-mainnet) only: see lpengine.chain.connect.
+    eth_controller: str | None = None  # -ethController; default: the network's
+    min_gas_price_wei: int | None = None  # -minGasPrice
+    max_gas_price_wei: int | None = None  # -maxGasPrice
+    block_polling_interval_s: float | None = None  # -blockPollingInterval (default 5 s)
+    chain_stale_after_s: float | None = None  # -chainStaleAfter (default 300 s; 0: never)
+    ai_service_registry: bool | None = None  # -aiServiceRegistry: register there too
+    register_service_uri: bool | None = None  # -registerServiceURI: set it on start
 
     def inactive(self, network: str = OFFCHAIN) -> list[str]:
         """The flags that were set but have no effect on `network`."""
@@ -45,8 +53,21 @@ class ChainConfig:
             "max_face_value_wei": "-maxFaceValue",
             "ticket_ev_wei": "-ticketEV",
         }
-        if network != OFFCHAIN:
-            names = {"eth_url": "-ethUrl"}  # TODO(#5): a real chain client reads it
+        chain_only = {
+            "eth_controller": "-ethController",
+            "min_gas_price_wei": "-minGasPrice",
+            "max_gas_price_wei": "-maxGasPrice",
+            "block_polling_interval_s": "-blockPollingInterval",
+            "chain_stale_after_s": "-chainStaleAfter",
+            "ai_service_registry": "-aiServiceRegistry",
+            "register_service_uri": "-registerServiceURI",
+        }
+        if network == OFFCHAIN:
+            names |= chain_only
+        elif network == SIMULATED:
+            names = {"eth_url": "-ethUrl"} | chain_only
+        else:
+            names = {}
         unused = [flag for attr, flag in names.items() if getattr(self, attr) is not None]
         if network == OFFCHAIN and self.eth_password:
             unused.append("-ethPassword")
@@ -59,7 +80,7 @@ class EngineConfig:
 
     data_dir: Path = field(default_factory=envs.LPENGINE_DATA_DIR.get)
     models_dir: Path = field(default_factory=envs.LPENGINE_MODELS_DIR.get)
-    network: str = OFFCHAIN  # or "simulated": payments on, without an Ethereum node
+    network: str = OFFCHAIN  # simulated: payments without a node; devnet, arbitrum-one-mainnet
     num_threads: int = field(default_factory=envs.LPENGINE_NUM_THREADS.get)
     # The base URI gateways reach this node at (OrchestratorInfo.transcoder): https://host:port.
     service_uri: str = f"https://127.0.0.1:{DEFAULT_HTTP_PORT}"
@@ -87,8 +108,7 @@ class EngineConfig:
             )
         if self.network not in NETWORKS:
             raise ValueError(
-                f"network: expected one of {', '.join(NETWORKS)} (real chains are not built "
-                f"yet), got {self.network!r}"
+                f"network: expected one of {', '.join(NETWORKS)}, got {self.network!r}"
             )
         if self.price_feed_interval_s <= 0:
             raise ValueError(

@@ -127,8 +127,8 @@ def test_simulated_network_and_its_key_flags(tmp_path):
     assert e.chain.inactive(e.network) == ["-ethUrl"]  # no Ethereum node on a simulated chain
     with pytest.raises(OptionError, match="-pricePerUnit: must be set on -network simulated"):
         build(["-dataDir", str(tmp_path), "-network", "simulated"])  # go refuses to start too
-    with pytest.raises(OptionError, match="real chains need the chain module"):
-        build(["-network", "arbitrum-one-mainnet"])
+    with pytest.raises(OptionError, match="'mainnet' is not a network; use one of offchain"):
+        build(["-network", "mainnet"])
 
 
 def test_currency_prices_with_a_fixed_price_feed(tmp_path):

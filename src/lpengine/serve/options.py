@@ -79,8 +79,9 @@ FLAGS: dict[str, Flag] = {
     ),
     "aiModelsDir": Flag(f"model folders (default ${envs.LPENGINE_MODELS_DIR.name})", "DIR"),
     "network": Flag(
-        "offchain (default), or simulated: payments on against an in-process chain, for tests "
-        "and demos only (real chains need the chain module)",
+        "offchain (default); simulated: payments on against an in-process chain, for tests "
+        "and demos only; devnet: anvil with lpengine's contracts (-ethUrl, default "
+        "http://127.0.0.1:8545); arbitrum-one-mainnet",
         "NAME",
     ),
     "pricePerUnit": Flag(
@@ -112,7 +113,20 @@ FLAGS: dict[str, Flag] = {
     "byocHealthInterval": Flag(
         "how often each BYOC worker is probed, e.g. 5s (default; lpengine only)", "DURATION"
     ),
-    "ethUrl": Flag("Ethereum JSON-RPC URL (stored; real chains are not built yet)", "URL"),
+    "ethUrl": Flag("Ethereum JSON-RPC URL, or several comma-separated (failover)", "URLS"),
+    "ethController": Flag("the Controller contract (default: the network's)", "0x..."),
+    "minGasPrice": Flag("gas price floor for tx costs and transactions, in wei", "WEI"),
+    "maxGasPrice": Flag("no transaction is sent while gas costs more (wei; 0: no cap)", "WEI"),
+    "blockPollingInterval": Flag("how often the chain head is polled (default 5s)", "DURATION"),
+    "chainStaleAfter": Flag(
+        "no ticket params once no new block came for this long (default 5m; 0s: never; "
+        "lpengine only)",
+        "DURATION",
+    ),
+    "aiServiceRegistry": Flag("also register in the AI ServiceRegistry", is_bool=True),
+    "registerServiceURI": Flag(
+        "set the service URI on chain at start when it differs (lpengine only)", is_bool=True
+    ),
     "ethAddr": Flag("which key of the keystore the node signs with", "0x..."),
     "ethOrchAddr": Flag("ticket recipient, when not the node's own address", "0x..."),
     "ethPassword": Flag("passphrase of the node's key, or a file holding it", "PASSWORD"),
@@ -181,11 +195,12 @@ def _file_or_text(value: str) -> str:
 
 def _network(value: str) -> str:
     if value not in NETWORKS:
-        raise ValueError(
-            f"{value!r} is not available: real chains need the chain module (not built yet); "
-            f"use {' or '.join(NETWORKS)}"
-        )
+        raise ValueError(f"{value!r} is not a network; use one of {', '.join(NETWORKS)}")
     return value
+
+
+def _duration_or_zero_s(value: str) -> float:
+    return 0.0 if value.strip() in ("0", "0s") else _duration_s(value)
 
 
 def _duration_s(value: str) -> float:
@@ -231,7 +246,14 @@ CONVERT: dict[str, Callable[[str], Any]] = {
     "aiModels": parse_ai_models,
     "orchSecret": _file_or_text,
     "byocHealthInterval": _duration_s,
-    "ethUrl": eth_url,
+    "ethUrl": _eth_urls,
+    "ethController": _address,
+    "minGasPrice": _wei,
+    "maxGasPrice": _wei,
+    "blockPollingInterval": _duration_s,
+    "chainStaleAfter": _duration_or_zero_s,
+    "aiServiceRegistry": _bool,
+    "registerServiceURI": _bool,
     "ethAddr": _address,
     "ethOrchAddr": _address,
     "ethPassword": _file_or_text,
@@ -313,6 +335,13 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
         eth_keystore_path=v.get("ethKeystorePath"),
         max_face_value_wei=v.get("maxFaceValue"),
         ticket_ev_wei=v.get("ticketEV"),
+        eth_controller=v.get("ethController"),
+        min_gas_price_wei=v.get("minGasPrice"),
+        max_gas_price_wei=v.get("maxGasPrice"),
+        block_polling_interval_s=v.get("blockPollingInterval"),
+        chain_stale_after_s=v.get("chainStaleAfter"),
+        ai_service_registry=v.get("aiServiceRegistry"),
+        register_service_uri=v.get("registerServiceURI"),
     )
     try:
         return EngineConfig(

@@ -1,0 +1,55 @@
+"""The committed artifacts are what contracts/ compiles to, with the selectors go calls."""
+
+from __future__ import annotations
+
+import pytest
+from eth_utils import function_abi_to_4byte_selector
+
+from lpengine.chain import tools
+from lpengine.chain.contracts import artifact
+from lpengine.chain.solidity import ARTIFACTS_DIR, CONTRACTS, compile_contracts, render
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(tools.solcjs() is None, reason=f"solcjs is absent: {tools.INSTALL_HINT}")
+def test_artifacts_match_sources() -> None:
+    compiled = compile_contracts()
+    for name in CONTRACTS:
+        committed = (ARTIFACTS_DIR / f"{name}.json").read_text(encoding="utf-8")
+        assert render(compiled[name]) == committed, (
+            f"{name}: artifacts drifted from contracts/; run python scripts/compile_contracts.py"
+        )
+
+
+def _selectors(name: str) -> dict[str, str]:
+    return {
+        f["name"]: function_abi_to_4byte_selector(f).hex()
+        for f in artifact(name)["abi"]
+        if f["type"] == "function"
+    }
+
+
+def test_selectors_are_livepeers() -> None:
+    """protocol.md §7.8's table, plus the RoundsManager/BondingManager/Controller reads."""
+    broker = _selectors("TicketBroker")
+    assert broker["redeemWinningTicket"] == "ec8b3cb6"
+    assert broker["batchRedeemWinningTickets"] == "d01b808e"
+    assert broker["getTicketHash"] == "b03fa864"
+    assert broker["usedTickets"] == "59a515ba"
+    assert broker["getSenderInfo"] == "e1a589da"
+    assert broker["claimedReserve"] == "4ac826da"
+    assert broker["fundDepositAndReserve"] == "511f4073"
+    assert broker["unlock"] == "a69df4b5"
+    assert broker["withdraw"] == "3ccfd60b"
+    registry = _selectors("ServiceRegistry")
+    assert registry["setServiceURI"] == "5f11301b"
+    assert registry["getServiceURI"] == "214c2a4b"
+    feed = _selectors("PriceFeed")
+    assert feed["latestRoundData"] == "feaf968c"
+    assert feed["decimals"] == "313ce567"
+    assert feed["description"] == "7284e416"
+
+
+def test_unknown_artifact_is_named() -> None:
+    with pytest.raises(ValueError, match="no artifact named 'Nope'"):
+        artifact("Nope")
