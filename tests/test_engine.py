@@ -126,6 +126,7 @@ def test_ping_signs_empty_off_chain(engine):
 def test_inactive_settings_are_reported(tmp_path, caplog):
     config = EngineConfig(
         data_dir=tmp_path,
+        models_dir=tmp_path / "models",
         chain=ChainConfig(eth_url="https://rpc.example", ticket_ev_wei=10**12),
         ai_models=(AIModelConfig("text-to-image", "sdxl", warm=True),),
         price=Price.parse("1000"),
@@ -136,7 +137,7 @@ def test_inactive_settings_are_reported(tmp_path, caplog):
         assert 2 not in e.capabilities.advertised().per_capability
     text = caplog.text
     assert "-ethUrl is set but has no effect on -network offchain" in text
-    assert "text-to-image/sdxl is not advertised" in text
+    assert f"text-to-image/sdxl is not advertised: model 'sdxl' is not in {tmp_path}" in text
     assert "quoted but not charged" in text
 
 

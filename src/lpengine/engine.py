@@ -18,6 +18,8 @@ from types import TracebackType
 from typing import Any
 
 from lpengine import _native, hardware
+from lpengine.ai.manager import ModelManager
+from lpengine.ai.service import AIService
 from lpengine.auth_token import AuthToken, AuthTokenError, AuthTokens
 from lpengine.billing import Billing
 from lpengine.byoc import Byoc
@@ -140,6 +142,12 @@ class Engine:
         self.live = LiveStreams(self.trickle, self.capabilities, config.service_uri)
         # NOTE: go-livepeer's default; the transcoding workload will report its measured capacity.
         self.sessions.set_auto_capacity("transcoding", DEFAULT_MAX_SESSIONS)
+        # Batch AI: models from -aiModels in -aiModelsDir; warm ones load now (seconds to minutes).
+        self.ai = AIService(
+            ModelManager(config.models_dir, config.ai_models, self.capabilities),
+            self.check_segment_credentials, self._take_payment, self.check_balance, self._debit,
+        )  # fmt: skip
+        self.ai.manager.start()
         self._register_metrics()
         log.info(
             "engine ready: %s; native core %s", self.hardware.describe(), self.describe_features()
@@ -168,13 +176,8 @@ class Engine:
             log.warning("%s is set but has no effect on -network %s", flag, c.network)
         if c.orch_secret is not None:
             log.warning("-orchSecret is used by BYOC only: remote workers are not built yet")
-        for m in c.ai_models:
-            log.warning(
-                "aiModels: %s/%s is not advertised: lpengine cannot run %s pipelines yet",
-                m.pipeline,
-                m.model_id,
-                "external-runner" if m.url else m.pipeline,
-            )
+        for m, why in self.ai.manager.unsupported:
+            log.warning("aiModels: %s/%s is not advertised: %s", m.pipeline, m.model_id, why)
         if self.billing is None and self.prices.is_priced:
             log.warning(
                 "prices are quoted but not charged: off-chain there are no tickets to pay with"
@@ -431,6 +434,7 @@ class Engine:
             "payments": self.billing.describe() if self.billing is not None else None,
             "byoc": self.byoc.describe(),
             "inactive_settings": self.config.chain.inactive(self.config.network),
+            "ai_models": self.ai.manager.describe(),
         }
 
     def _describe_price_feed(self) -> dict[str, Any] | None:
@@ -497,6 +501,8 @@ class Engine:
             self.price_feed.stop()
         if not self._closed:
             self.byoc.close()
+        if not self._closed and hasattr(self, "ai"):
+            self.ai.manager.close()
         if not self._closed and self.billing is not None:
             self.billing.close()
         self._closed = True

@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from lpengine.engine import Engine
 from lpengine.serve import orchestrator_rpc, trickle_route
+from lpengine.serve.ai_routes import ai_routes
 from lpengine.serve.byoc_routes import routes as byoc_routes
 from lpengine.serve.drain import DrainRequestBody
 from lpengine.serve.grpc import Code, GrpcApp, is_grpc
@@ -57,6 +58,7 @@ def http_routes(engine: Engine) -> Starlette:
             Route("/payment", payment_endpoint(engine), methods=["POST"]),
             Route("/segment", segment_endpoint(engine), methods=["POST"]),
             Route("/stream/{key:path}", stream_endpoint(engine), methods=["GET"]),
+            *ai_routes(engine),
             *byoc_routes(engine.byoc),
             Route("/live-video-to-video", live_endpoint(engine), methods=["POST"]),
             *trickle_route.routes(engine.trickle),

@@ -1,0 +1,267 @@
+"""The model manager: which models this node runs, loaded when and where, and how busy.
+
+Every aiModels entry whose pipeline lpengine runs gets a slot: `capacity` concurrent requests
+(reserved before payment, released after the job), warm ones loaded at start, cold ones on their
+first request (the load time is logged and shown in `describe`). Loading counts the model's
+memory against a budget (90 % of the GPU's, or half the host's RAM on CPU); a model that does not
+fit first evicts idle loaded models, least recently used and cold before warm, else fails with
+the route's out-of-memory 500. Out-of-memory while running unloads the model (its memory is
+released; the next request loads it again). Every change republishes the offer "ai" in the
+capability registry: per model warm (loaded), capacity (free slots) and capacityInUse.
+
+Batching per model comes from the entry's `optimization_flags`: `max_batch_size` (default 1:
+one request at a time, as ai-runner) and `max_wait_ms` (default 0: batch only what is queued).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from lpengine.ai.batcher import Batcher
+from lpengine.ai.errors import AIError, OutOfMemory, is_oom
+from lpengine.ai.model_config import AIModelConfig
+from lpengine.ai.model_dir import ModelNotFound, snapshot_dir, weights_bytes
+from lpengine.ai.pipelines import PIPELINES, Item, Pipeline
+from lpengine.capability_registry import CapabilityRegistry, ModelOffer, Offer
+
+log = logging.getLogger(__name__)
+SOURCE = "ai"
+LIVE = "live-video-to-video"
+
+
+class NoCapacity(Exception):
+    def __init__(self) -> None:
+        super().__init__("insufficient capacity")
+
+
+@dataclass
+class ModelSlot:
+    config: AIModelConfig
+    pipeline: type[Pipeline]
+    max_batch_size: int = 1
+    max_wait_ms: float = 0.0
+    in_use: int = 0
+    model: Pipeline | None = None
+    batcher: Batcher | None = None
+    last_used: float = 0.0
+    load_s: float | None = None
+    load_error: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def name(self) -> str:
+        return f"{self.config.pipeline}/{self.config.model_id}"
+
+
+class ModelManager:
+    def __init__(
+        self,
+        models_dir: Path,
+        configs: Sequence[AIModelConfig],
+        registry: CapabilityRegistry,
+        device: str | None = None,
+        memory_budget_bytes: int | None = None,
+    ) -> None:
+        self.models_dir = models_dir
+        self.registry = registry
+        self._device = device
+        self._budget = memory_budget_bytes
+        self._lock = threading.Lock()
+        self.slots: dict[tuple[str, str], ModelSlot] = {}
+        self.unsupported: list[tuple[AIModelConfig, str]] = []  # (entry, why not run)
+        for c in configs:
+            if c.pipeline == LIVE:
+                continue  # NOTE: live runners advertise themselves (lpengine.live)
+            if c.url:
+                self.unsupported.append((c, "external runners (url) are not built yet"))
+            elif c.pipeline not in PIPELINES:
+                self.unsupported.append((c, f"lpengine cannot run {c.pipeline} pipelines yet"))
+            elif (missing := _missing(models_dir, c.model_id)) is not None:
+                self.unsupported.append((c, missing))
+            else:
+                batch, wait = _batching(c)
+                slot = ModelSlot(c, PIPELINES[c.pipeline], batch, wait)
+                self.slots[(c.pipeline, c.model_id)] = slot
+        self._publish()
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            import torch
+
+            self._device = "cuda" if torch.cuda.is_available() else "cpu"
+        return self._device
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        if self._budget is None:
+            if self.device.startswith("cuda"):
+                import torch
+
+                self._budget = int(torch.cuda.mem_get_info()[1] * 0.9)
+            else:
+                self._budget = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+        return self._budget
+
+    @property
+    def memory_used_bytes(self) -> int:
+        return sum(s.model.memory_bytes for s in self.slots.values() if s.model is not None)
+
+    def start(self) -> None:
+        """Loads the warm models; one that fails is logged and stays cold (retried on use)."""
+        for slot in self.slots.values():
+            if slot.config.warm:
+                try:
+                    self._ensure_loaded(slot)
+                except Exception as err:
+                    log.error("warm model %s not loaded: %s", slot.name, err)
+
+    def slot(self, pipeline: str, model_id: str) -> ModelSlot:
+        """The slot of (pipeline, model); AIError 400 in ai-runner's words when not served."""
+        if not model_id:
+            raise AIError(400, "model_id: required (the model to run)")
+        slot = self.slots.get((pipeline, model_id))
+        if slot is None:
+            served = ", ".join(m for p, m in self.slots if p == pipeline) or "no model"
+            raise AIError(400, f"pipeline configured with {served} but called with {model_id}.")
+        return slot
+
+    def reserve(self, slot: ModelSlot) -> None:
+        """Takes one of the slot's `capacity` places; NoCapacity when all are taken."""
+        with self._lock:
+            if slot.in_use >= slot.config.capacity:
+                raise NoCapacity()
+            slot.in_use += 1
+        self._publish()
+
+    def release(self, slot: ModelSlot) -> None:
+        with self._lock:
+            slot.in_use = max(0, slot.in_use - 1)
+            slot.last_used = time.monotonic()
+        self._publish()
+
+    def run(self, slot: ModelSlot, items: Sequence[Item]) -> list[Any]:
+        """The items' results (blocking: loads the model if cold, then waits for its batches)."""
+        batcher = self._ensure_loaded(slot)
+        return [f.result() for f in batcher.submit(items)]
+
+    def _ensure_loaded(self, slot: ModelSlot) -> Batcher:
+        with slot.lock:
+            if slot.model is not None and slot.batcher is not None:
+                return slot.batcher
+            folder = snapshot_dir(self.models_dir, slot.config.model_id)
+            self._make_room(weights_bytes(folder), slot)
+            start = time.perf_counter()
+            try:
+                model = slot.pipeline(folder, self.device)
+            except Exception as err:
+                slot.load_error = str(err)
+                raise
+            slot.load_s = time.perf_counter() - start
+            slot.load_error = ""
+            slot.model = model
+            run = partial(self._run_batch, slot, model)
+            slot.batcher = Batcher(run, slot.max_batch_size, slot.max_wait_ms, slot.name)
+            log.info("loaded %s on %s in %.2f s (%d MB; %s)", slot.name, self.device,
+                     slot.load_s, model.memory_bytes >> 20,
+                     "warm" if slot.config.warm else "cold, on first request")  # fmt: skip
+        self._publish()
+        return slot.batcher
+
+    def _run_batch(self, slot: ModelSlot, model: Pipeline, items: Sequence[Item]) -> list[Any]:
+        try:
+            return model.run(items, slot.max_batch_size)
+        except BaseException as err:
+            if is_oom(err):
+                log.error("%s ran out of memory on a batch of %d; unloading it: %s",
+                          slot.name, len(items), err)  # fmt: skip
+                err.__traceback__ = None  # NOTE: its frames hold the batch's tensors
+                self._unload(slot)
+            raise
+
+    def _make_room(self, need_bytes: int, keep: ModelSlot) -> None:
+        """Evicts idle loaded models until `need_bytes` fit; OutOfMemory when they cannot."""
+        with self._lock:
+            while self.memory_used_bytes + need_bytes > self.memory_budget_bytes:
+                idle = [s for s in self.slots.values()
+                        if s.model is not None and s.in_use == 0 and s is not keep]  # fmt: skip
+                if not idle:
+                    raise OutOfMemory(
+                        f"{keep.name} needs {need_bytes >> 20} MB; {self.memory_used_bytes >> 20}"
+                        f" of {self.memory_budget_bytes >> 20} MB are held by busy models"
+                    )
+                victim = min(idle, key=lambda s: (s.config.warm, s.last_used))
+                log.info("evicting %s to make room for %s", victim.name, keep.name)
+                self._unload(victim)
+
+    def _unload(self, slot: ModelSlot) -> None:
+        batcher, model = slot.batcher, slot.model
+        slot.batcher = slot.model = None
+        if batcher is not None:
+            batcher.close()
+        if model is not None:
+            model.close()
+        self._publish()
+
+    def _publish(self) -> None:
+        if not self.slots:
+            self.registry.withdraw(SOURCE)
+            return
+        capacities: dict[int, int] = {}
+        models = []
+        for s in self.slots.values():
+            cap = int(s.pipeline.capability)
+            capacities[cap] = capacities.get(cap, 0) + s.config.capacity
+            models.append(ModelOffer(cap, s.config.model_id, warm=s.model is not None,
+                                     capacity=s.config.capacity - s.in_use,
+                                     capacity_in_use=s.in_use))  # fmt: skip
+        self.registry.publish(SOURCE, Offer(capacities, tuple(models)))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            s.name: {
+                "loaded": s.model is not None,
+                "warm": s.config.warm,
+                "capacity": s.config.capacity,
+                "in_use": s.in_use,
+                "load_s": s.load_s,
+                "load_error": s.load_error or None,
+                "max_batch_size": s.max_batch_size,
+                "batches": s.batcher.batches if s.batcher else 0,
+            }
+            for s in self.slots.values()
+        }
+
+    def close(self) -> None:
+        for slot in self.slots.values():
+            with slot.lock:
+                self._unload(slot)
+
+
+def _batching(c: AIModelConfig) -> tuple[int, float]:
+    flags = {k.lower(): v for k, v in c.optimization_flags.items()}
+    batch, wait = flags.get("max_batch_size", 1), flags.get("max_wait_ms", 0)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"aiModels {c.model_id}: max_batch_size: expected an integer >= 1, "
+                         f"got {batch!r}")  # fmt: skip
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
+        raise ValueError(f"aiModels {c.model_id}: max_wait_ms: expected a number >= 0, "
+                         f"got {wait!r}")  # fmt: skip
+    return batch, float(wait)
+
+
+def _missing(models_dir: Path, model_id: str) -> str | None:
+    """Why `model_id` cannot be served from `models_dir`, or None when its folder is there."""
+    try:
+        snapshot_dir(models_dir, model_id)
+    except ModelNotFound as err:
+        return str(err)
+    return None

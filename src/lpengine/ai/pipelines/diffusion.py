@@ -1,0 +1,119 @@
+"""What the diffusers pipelines share: loading from a snapshot folder, seeds, checks, PNGs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lpengine.ai.errors import AIError
+from lpengine.ai.images import png_data_url
+from lpengine.ai.pipelines.base import Item, Prepared, pad
+
+MAX_SIDE = 4096  # pixels; past this no GPU has the memory (the runner has no limit: it OOMs)
+MAX_IMAGES = 16  # per request
+MAX_LORAS = 4
+
+
+def load_diffusers(loader: Any, folder: Path, device: str) -> Any:
+    """`loader.from_pretrained` on the snapshot folder only (never the hub): fp16 on CUDA, and
+    the `fp16` weight variant when the folder has one (ai-api.md §6)."""
+    import torch
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    # NOTE: a server logs lines, not progress bars (transformers' function is untyped).
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    if device.startswith("cuda"):
+        kwargs["torch_dtype"] = torch.float16
+        if any(folder.rglob("*.fp16.safetensors")):
+            kwargs["variant"] = "fp16"
+    pipe = loader.from_pretrained(str(folder), **kwargs).to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def module_bytes(pipe: Any) -> int:
+    import torch
+
+    total = 0
+    for component in getattr(pipe, "components", {}).values():
+        if isinstance(component, torch.nn.Module):
+            tensors = [*component.parameters(), *component.buffers()]
+            total += sum(t.numel() * t.element_size() for t in tensors)
+    return total
+
+
+def generators(device: str, seeds: Sequence[int]) -> list[Any]:
+    import torch
+
+    gen_device = "cpu" if device == "mps" else device
+    return [torch.Generator(gen_device).manual_seed(s) for s in seeds]
+
+
+def check_prompt(params: dict[str, Any]) -> None:
+    if not params["prompt"].strip():
+        raise AIError(400, "Prompt must be provided.")
+
+
+def check_count(params: dict[str, Any]) -> int:
+    n = params["num_images_per_prompt"]
+    if not 1 <= n <= MAX_IMAGES:
+        raise AIError(400, f"num_images_per_prompt: expected 1..{MAX_IMAGES}, got {n}")
+    return int(n)
+
+
+def check_loras(value: str) -> dict[str, float]:
+    """The `loras` field (ai-api.md §1): a JSON object of repo -> weight, at most 4."""
+    if not value.strip():
+        return {}
+    try:
+        loras = json.loads(value)
+    except json.JSONDecodeError:
+        raise AIError(400, f"Unable to parse '{value}' as JSON.") from None
+    if not isinstance(loras, dict):
+        raise AIError(400, f"Unable to parse '{value}' as JSON.")
+    if not all(isinstance(w, int | float) and not isinstance(w, bool) and w >= 0
+               for w in loras.values()):  # fmt: skip
+        raise AIError(400, "All strengths must be numbers greater than or equal to 0.0.")
+    if len(loras) > MAX_LORAS:
+        raise AIError(400, f"Too many LoRas provided. Maximum is {MAX_LORAS}.")
+    # TODO(#7): load adapters from the models dir; until then every named one is refused.
+    for repo in loras:
+        raise AIError(400, f"LoRa repository '{repo}' not found")
+    return {}
+
+
+def check_size(width: int, height: int) -> None:
+    if width <= 0 or height <= 0 or width % 8 or height % 8:
+        raise AIError(
+            400, f"`height` and `width` have to be divisible by 8 but are {height} and {width}."
+        )
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise AIError(
+            400, f"`height` and `width` must be at most {MAX_SIDE} but are {height} and {width}."
+        )
+
+
+def image_results(out: Any, n: int) -> list[tuple[Any, bool]]:
+    """(PIL image, nsfw) per item of a diffusers output, padding dropped."""
+    nsfw = getattr(out, "nsfw_content_detected", None) or [False] * len(out.images)
+    return [(img, bool(flag)) for img, flag in zip(out.images[:n], nsfw[:n], strict=True)]
+
+
+def image_response(prepared: Prepared, results: list[Any]) -> dict[str, Any]:
+    """ImageResponse: PNG data URLs with each item's seed; nsfw False when unchecked."""
+    safety_check = bool(prepared.context)
+    images = []
+    for item, (image, nsfw) in zip(prepared.items, results, strict=True):
+        images.append(
+            {"url": png_data_url(image), "seed": item.inputs["seed"], "nsfw": safety_check and nsfw}
+        )
+    return {"images": images}
+
+
+def batch_inputs(items: Sequence[Item], pad_to: int, *names: str) -> list[list[Any]]:
+    return [pad([it.inputs[n] for it in items], pad_to) for n in names]

