@@ -32,4 +32,12 @@ tail -5 "$OUT/gpu-tests.txt"
 for b in bench_resize bench_convert; do
   $PY -m bench.ops.$b --iterations 100 | tee "$OUT/$b.jsonl"
 done
+# Transcoding: which encoder each codec gets (NVENC where it really encodes; an H100 has none),
+# the session tests, and the ladder bench when the image has the ffmpeg CLI to compare with.
+$PY -c "from lpengine import hardware; from lpengine.media import codecs
+print({c.name: e for c, e in codecs.probe(hardware.detect()).encoders.items()})" | tee "$OUT/encoders.txt"
+$PY -m pytest -p no:cacheprovider -q tests/media/test_session.py >"$OUT/media-tests.txt" 2>&1 || tests=1
+if command -v ffmpeg >/dev/null; then
+  $PY -m bench.pipelines.bench_transcode --iterations 3 | tee "$OUT/bench_transcode.jsonl"
+fi
 exit $tests

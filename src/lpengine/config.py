@@ -98,6 +98,7 @@ class EngineConfig:
     ai_models: tuple[AIModelConfig, ...] = ()
     orch_secret: str | None = field(default=None, repr=False)
     byoc_health_interval_s: float = 5.0  # how often each BYOC worker is probed
+    byoc_stream_debit_interval_s: float = 23.0  # how often BYOC streams pay 23 s (go)
     chain: ChainConfig = field(default_factory=ChainConfig)
     monitor: bool = False
 
@@ -117,6 +118,11 @@ class EngineConfig:
         if self.byoc_health_interval_s <= 0:
             raise ValueError(
                 f"byoc_health_interval_s: expected > 0, got {self.byoc_health_interval_s}"
+            )
+        if self.byoc_stream_debit_interval_s <= 0:
+            raise ValueError(
+                "byoc_stream_debit_interval_s: expected > 0, got "
+                f"{self.byoc_stream_debit_interval_s}"
             )
         check_service_uri(self.service_uri, "service_uri")
         for node in self.nodes:

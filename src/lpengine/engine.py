@@ -23,6 +23,7 @@ from lpengine.ai.service import AIService
 from lpengine.auth_token import AuthToken, AuthTokenError, AuthTokens
 from lpengine.billing import Billing
 from lpengine.byoc import Byoc
+from lpengine.byoc.stream import ByocStreams
 from lpengine.capabilities import capability_name
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.config import EngineConfig
@@ -131,6 +132,10 @@ class Engine:
             service_uri=config.service_uri,
             orch_secret=config.orch_secret,
             health_interval_s=config.byoc_health_interval_s,
+        )
+        # BYOC streams (/ai/stream/*): trickle channels, debited every 23 s
+        self.byoc_streams = ByocStreams(
+            self.byoc, self.trickle, config.byoc_stream_debit_interval_s
         )
         try:
             self.codecs = codecs.probe(self.hardware)
@@ -496,6 +501,8 @@ class Engine:
         if not self._closed:
             if hasattr(self, "live"):
                 self.live.stop_all()
+            if hasattr(self, "byoc_streams"):
+                self.byoc_streams.close()
             self.trickle.close_all()
         if not self._closed and self.price_feed is not None:
             self.price_feed.stop()

@@ -78,6 +78,11 @@ LPENGINE_CUDA = StrVar(
 LPENGINE_CUDA_ARCHS = StrVar(
     "LPENGINE_CUDA_ARCHS", "", "Build time: CUDA architectures, e.g. '90-real;90-virtual'."
 )
+LPENGINE_REQUIRE_TOOLS = BoolVar(
+    "LPENGINE_REQUIRE_TOOLS",
+    "0",
+    "Tests: fail, instead of skipping, when a program of `make tools` (anvil, solcjs) is absent.",
+)
 
 ALL: tuple[EnvVar, ...] = (
     LPENGINE_DATA_DIR,
@@ -88,4 +93,5 @@ ALL: tuple[EnvVar, ...] = (
     LPENGINE_DISABLE_NATIVE,
     LPENGINE_CUDA,
     LPENGINE_CUDA_ARCHS,
+    LPENGINE_REQUIRE_TOOLS,
 )

@@ -125,11 +125,11 @@ def main() -> None:
 class WorkerProcess:
     """The worker in a subprocess on `port`: started, awaited by its ready line, stopped."""
 
-    def __init__(self, port: int, *args: str) -> None:
+    def __init__(self, port: int, *args: str, script: Path = Path(__file__)) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__)), str(port), *args],
+            [sys.executable, str(script), str(port), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -11,7 +11,7 @@ from lpengine.chain import tools
 from lpengine.chain.devnet import Anvil, Deployment, deploy
 
 needs_anvil = pytest.mark.skipif(
-    tools.anvil() is None, reason=f"anvil is not installed: {tools.INSTALL_HINT}"
+    tools.absent("anvil"), reason=f"anvil is not installed: {tools.INSTALL_HINT}"
 )
 
 # anvil's default funded accounts 1..3 (its mnemonic): the orchestrator and two gateways.

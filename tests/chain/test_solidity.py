@@ -11,7 +11,7 @@ from lpengine.chain.solidity import ARTIFACTS_DIR, CONTRACTS, compile_contracts,
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(tools.solcjs() is None, reason=f"solcjs is absent: {tools.INSTALL_HINT}")
+@pytest.mark.skipif(tools.absent("solcjs"), reason=f"solcjs is absent: {tools.INSTALL_HINT}")
 def test_artifacts_match_sources() -> None:
     compiled = compile_contracts()
     for name in CONTRACTS:

@@ -227,9 +227,20 @@ class Byoc:
 
     # --- jobs -----------------------------------------------------------------------------
 
-    def accept(self, header: str | None, payment: Payment | None) -> Job:
+    def accept(
+        self,
+        header: str | None,
+        payment: Payment | None,
+        *,
+        reserve: bool = True,
+        min_balance: bool = True,
+        strict_payment: bool = False,
+    ) -> Job:
         """POST /process/request before the body: go's checks in go's order; raises JobRefused.
-        Blocking (signatures, the payments database): call it off the event loop."""
+        Blocking (signatures, the payments database): call it off the event loop. BYOC streams'
+        stop/update/payment calls take no slot (`reserve`), need no minute of balance
+        (`min_balance`), and /ai/stream/payment refuses a payment that fails (`strict_payment`).
+        """
         try:
             request = j.parse_job_request(header or "")
         except ValueError as err:
@@ -242,9 +253,14 @@ class Byoc:
         except ValueError as err:
             log.info("BYOC job %s refused: %s", request.id, err)
             raise j.JobRefused(400, j.NO_JOB_CREDS) from None
-        entry = self.table.reserve(request.capability)
-        if entry is None:
-            raise j.JobRefused(503, j.NO_CAPACITY)
+        if reserve:
+            entry = self.table.reserve(request.capability)
+            if entry is None:
+                raise j.JobRefused(503, j.NO_CAPACITY)
+        else:
+            entry = self.table.get(request.capability)
+            if entry is None:  # go: a name not registered has no price
+                raise j.JobRefused(400, j.NO_JOB_PRICE)
         try:
             try:
                 price = self.job_price(sender, request.capability)
@@ -252,12 +268,14 @@ class Byoc:
                 log.warning("BYOC job %s: no price: %s", request.id, err)
                 raise j.JobRefused(400, j.NO_JOB_PRICE) from None
             if price.price_per_unit > 0 and self.billing is not None:
-                self._pay(request, payment)
-                if self._balance(sender, request.capability) < MIN_BALANCE_S * price.wei_per_unit:
+                self._pay(request, payment, strict_payment)
+                needed = MIN_BALANCE_S * price.wei_per_unit if min_balance else 0
+                if self._balance(sender, request.capability) < needed:
                     raise j.JobRefused(400, j.INSUFFICIENT_BALANCE)
             details = j.request_object(request)
         except BaseException:
-            self.table.release(entry)
+            if reserve:
+                self.table.release(entry)
             raise
         return Job(request, entry, sender, price, details)
 
@@ -395,6 +413,19 @@ class Byoc:
         job.charged_units += units
         return self.billing.debit(job.sender, job.name, units, job.price)
 
+    def charge(self, job: Job, units: int) -> Fraction | None:
+        """Debits `units` seconds of compute at the job's price; returns the balance left, None
+        when nothing is charged (off-chain, or a free capability)."""
+        return self._debit(job, units)
+
+    def balance_of(self, job: Job) -> Fraction:
+        """The balance of the job's sender for its capability (0 when there is none)."""
+        return self._balance_of(job)
+
+    def http(self) -> httpx.AsyncClient:
+        """The pooled client to the workers, for the running event loop."""
+        return self._http()
+
     def _balance_of(self, job: Job) -> Fraction:
         return self._balance(job.sender, job.name)
 
@@ -404,14 +435,16 @@ class Byoc:
         amount = self.billing.receiver.balance(to_address(sender), key)
         return amount if amount is not None else Fraction(0)
 
-    def _pay(self, request: j.JobRequest, payment: Payment | None) -> None:
-        """go only logs payment errors: the balance check decides."""
+    def _pay(self, request: j.JobRequest, payment: Payment | None, strict: bool = False) -> None:
+        """go only logs payment errors: the balance check decides (`strict`: refused, 400)."""
         if payment is None or payment.is_empty:
             return
         try:
             self._process_payment(payment, request.capability)
         except Exception as err:
             log.info("BYOC job %s: payment error: %s", request.id, err)
+            if strict:
+                raise j.JobRefused(400, f"Could not process payment err={err}") from None
 
     def _sender(self, addr: str, sig: str, message: bytes) -> bytes:
         """The sender's address; with payments on, its signature over `message` must hold

@@ -16,6 +16,7 @@ from lpengine.engine import Engine
 from lpengine.serve import orchestrator_rpc, trickle_route
 from lpengine.serve.ai_routes import ai_routes
 from lpengine.serve.byoc_routes import routes as byoc_routes
+from lpengine.serve.byoc_routes import stream_routes as byoc_stream_routes
 from lpengine.serve.drain import DrainRequestBody
 from lpengine.serve.grpc import Code, GrpcApp, is_grpc
 from lpengine.serve.live_route import live_endpoint
@@ -60,6 +61,7 @@ def http_routes(engine: Engine) -> Starlette:
             Route("/stream/{key:path}", stream_endpoint(engine), methods=["GET"]),
             *ai_routes(engine),
             *byoc_routes(engine.byoc),
+            *byoc_stream_routes(engine.byoc_streams),
             Route("/live-video-to-video", live_endpoint(engine), methods=["POST"]),
             *trickle_route.routes(engine.trickle),
         ]

@@ -7,6 +7,8 @@
   out).
 - `POST /process/request/<subpath>`: refusals as text with go's statuses; the worker's answer
   relayed with `Livepeer-Balance` (SSE: `Livepeer-Payment-Balance`, streamed).
+- `POST /ai/stream/start|stop|update|payment`: BYOC streams (`engine.byoc_streams`), the same
+  headers as jobs, a JSON body of at most 1 MiB (413 past it); refusals as text.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from starlette.routing import Route
 
 from lpengine.byoc import Byoc, JobRefused, JobToken, RegistrationError, parse_registration
 from lpengine.byoc.registration import MAX_REGISTRATION_BYTES
+from lpengine.byoc.service import JobResult
+from lpengine.byoc.stream import MAX_BODY_BYTES, ByocStreams
 from lpengine.payment import Payment
 from lpengine.pm.ticket import minimal_bytes
 from lpengine.serve import wire
@@ -173,3 +177,42 @@ def routes(byoc: Byoc) -> list[Route]:
         Route("/process/request/{subpath:path}", job, methods=["POST"]),
         Route("/process/request", job, methods=["POST"]),
     ]
+
+
+StreamCall = Callable[[str | None, Payment | None, bytes], Awaitable[JobResult]]
+
+
+def stream_endpoint(call: StreamCall, strict_payment: bool = False) -> Endpoint:
+    async def handle(request: Request) -> Response:
+        headers = request.headers
+        body = await _small_body(request, MAX_BODY_BYTES)
+        if body is None:
+            return _text(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+        payment_header = headers.get("livepeer-payment")
+        if strict_payment and payment_header:
+            try:
+                payment: Payment | None = wire.decode_payment_header(payment_header)
+            except wire.WireError as err:
+                return _text(400, f"Could not parse payment err={err}")
+        else:
+            payment = _payment(payment_header)
+        try:
+            result = await call(headers.get("livepeer"), payment, body)
+        except JobRefused as refused:
+            return _text(refused.status, refused.text)
+        return Response(result.body, status_code=result.status, headers=result.headers)
+
+    return handle
+
+
+def stream_routes(streams: ByocStreams) -> list[Route]:
+    async def pay(header: str | None, payment: Payment | None, _: bytes) -> JobResult:
+        return await streams.payment(header, payment)
+
+    calls: dict[str, Endpoint] = {
+        "start": stream_endpoint(streams.start),
+        "stop": stream_endpoint(streams.stop),
+        "update": stream_endpoint(streams.update),
+        "payment": stream_endpoint(pay, strict_payment=True),
+    }
+    return [Route(f"/ai/stream/{name}", call, methods=["POST"]) for name, call in calls.items()]

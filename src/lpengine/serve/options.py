@@ -113,6 +113,10 @@ FLAGS: dict[str, Flag] = {
     "byocHealthInterval": Flag(
         "how often each BYOC worker is probed, e.g. 5s (default; lpengine only)", "DURATION"
     ),
+    "byocStreamDebitInterval": Flag(
+        "how often each BYOC stream is debited 23 s of its price (default 23s; lpengine only)",
+        "DURATION",
+    ),
     "ethUrl": Flag("Ethereum JSON-RPC URL, or several comma-separated (failover)", "URLS"),
     "ethController": Flag("the Controller contract (default: the network's)", "0x..."),
     "minGasPrice": Flag("gas price floor for tx costs and transactions, in wei", "WEI"),
@@ -246,6 +250,7 @@ CONVERT: dict[str, Callable[[str], Any]] = {
     "aiModels": parse_ai_models,
     "orchSecret": _file_or_text,
     "byocHealthInterval": _duration_s,
+    "byocStreamDebitInterval": _duration_s,
     "ethUrl": _eth_urls,
     "ethController": _address,
     "minGasPrice": _wei,
@@ -359,6 +364,7 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
             ai_models=v.get("aiModels", ()),
             orch_secret=v.get("orchSecret"),
             byoc_health_interval_s=v.get("byocHealthInterval", 5.0),
+            byoc_stream_debit_interval_s=v.get("byocStreamDebitInterval", 23.0),
             chain=chain,
             monitor=v.get("monitor", False),
         )
