@@ -83,7 +83,9 @@ class Billing:
                 node_key=key.private_key,
             )
             # A real network redeems the winning tickets (lpengine.chain.redeemer).
-            redeemer = chain_redeemer(chain, receiver, key.private_key)
+            redeemer = chain_redeemer(
+                chain, receiver, key.private_key, initialize_round=bool(c.initialize_round)
+            )
             if c.register_service_uri:
                 register_on_start(chain, key.private_key, config.service_uri, c.ai_service_registry)
         except BaseException:

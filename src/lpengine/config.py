@@ -42,6 +42,7 @@ class ChainConfig:
     chain_stale_after_s: float | None = None  # -chainStaleAfter (default 300 s; 0: never)
     ai_service_registry: bool | None = None  # -aiServiceRegistry: register there too
     register_service_uri: bool | None = None  # -registerServiceURI: set it on start
+    initialize_round: bool | None = None  # -initializeRound: initialize rounds nobody has
 
     def inactive(self, network: str = OFFCHAIN) -> list[str]:
         """The flags that were set but have no effect on `network`."""
@@ -61,6 +62,7 @@ class ChainConfig:
             "chain_stale_after_s": "-chainStaleAfter",
             "ai_service_registry": "-aiServiceRegistry",
             "register_service_uri": "-registerServiceURI",
+            "initialize_round": "-initializeRound",
         }
         if network == OFFCHAIN:
             names |= chain_only

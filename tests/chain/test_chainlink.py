@@ -13,11 +13,18 @@ from lpengine.chain.chainlink import (
     DESCRIPTION,
     LATEST_ROUND_DATA,
     ChainlinkFeed,
+    connect_feed,
     decode_decimals,
     decode_latest_round_data,
     decode_string,
 )
+from lpengine.chain.devnet import free_port
 from lpengine.price_feed import WEI_PER_ETH, PriceFeedData, PriceFeedError, wei_per
+from lpengine.price_feed_watcher import PriceFeedWatcher
+from lpengine.serve.options import OptionError, build
+from tests.chain.devnet_fixtures import anvil, devnet, needs_anvil
+
+__all__ = ["anvil", "devnet"]  # fixtures
 
 # Arbitrum One's ETH / USD aggregator proxy (any 20 bytes would do: nothing is reached).
 FEED = "0x639Fe6ab55C921f74e7fac1ee960C0B6293ba612"
@@ -93,3 +100,36 @@ def test_feed_with_a_bad_description():
     answers = {DESCRIPTION: encode(["string"], ["ETHUSD"])}
     with pytest.raises(PriceFeedError, match="BASE / QUOTE"):
         ChainlinkFeed(node(answers, []), FEED).latest()
+
+
+# --- on the devnet: the aggregator contract read through the web3 client (-priceFeedAddr) ---
+
+
+@needs_anvil
+@pytest.mark.net
+def test_devnet_feed_through_web3_and_options(anvil, devnet, tmp_path):
+    feed = connect_feed(anvil.url, devnet.price_feed.address)
+    data = feed.latest()
+    assert (data.pair, data.price) == ("ETH/USD", 3000)
+    assert wei_per("USD", data) == Fraction(WEI_PER_ETH, 3000)
+    anvil.w3.provider.make_request("evm_increaseTime", [60])  # a later round, by its time
+    devnet.transact(devnet.price_feed.functions.setAnswer(2500 * 10**8))
+    watcher = PriceFeedWatcher(feed, lambda d: None)
+    watcher.current = data
+    assert watcher.refresh()  # a newer round
+    assert watcher.current is not None and watcher.current.price == 2500
+    options = build(
+        [
+            "-network", "devnet", "-ethUrl", anvil.url, "-dataDir", str(tmp_path),
+            "-pricePerUnit", "0.5USD", "-priceFeedAddr", devnet.price_feed.address,
+        ]
+    )  # fmt: skip
+    configured = options.engine.price_feed
+    assert isinstance(configured, ChainlinkFeed)
+    assert configured.latest().price == 2500
+    with pytest.raises(OptionError, match="either it or -priceFeedFixed"):
+        build(["-network", "devnet", "-pricePerUnit", "1", "-priceFeedAddr", FEED,
+               "-priceFeedFixed", "ETH/USD=1"])  # fmt: skip
+    dead = connect_feed(f"http://127.0.0.1:{free_port()}", devnet.price_feed.address)
+    with pytest.raises(PriceFeedError, match="eth_call failed: no Ethereum RPC endpoint"):
+        dead.latest()

@@ -282,10 +282,12 @@ def test_faults_are_marked_or_retried(anvil: Anvil, devnet: Deployment, tmp_path
         outcomes = {x.sig: x for x in redeemer.redeem_due()}
         assert outcomes[good.sig].outcome == RETRY
         assert "exceeds maximum gas price" in outcomes[good.sig].reason
+        assert outcomes[no_hash.sig].outcome == RETRY  # nothing is tried above the max
+        redeemer = redeemer_for(r)
+        outcomes = {x.sig: x for x in redeemer.redeem_due()}
+        assert outcomes[good.sig].outcome == REDEEMED
         assert outcomes[no_hash.sig].outcome == DONE  # reverts in the estimate: non-retryable
         assert "ticket creationRound does not have a block hash" in outcomes[no_hash.sig].reason
-        redeemer = redeemer_for(r)
-        assert [x.outcome for x in redeemer.redeem_due()] == [REDEEMED]
     finally:
         store.close()
     # The same ticket in another queue (a restored backup): usedTickets says no before any tx.

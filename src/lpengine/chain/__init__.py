@@ -50,17 +50,18 @@ class Closeable(Protocol):
 
 
 def chain_redeemer(
-    chain: ChainView, receiver: PaymentReceiver, node_key: bytes
+    chain: ChainView, receiver: PaymentReceiver, node_key: bytes, *, initialize_round: bool = False
 ) -> Closeable | None:
-    """Redemption of the receiver's winning tickets on a real network (started); None on the
-    simulated chain, whose tickets are worth nothing."""
+    """Redemption of the receiver's winning tickets on a real network (started), which also
+    initializes rounds with `initialize_round`; None on the simulated chain, whose tickets are
+    worth nothing."""
     from lpengine.chain.view import EthChainView
 
     if not isinstance(chain, EthChainView):
         return None
     from lpengine.chain.connect import start_redeemer
 
-    return start_redeemer(chain, receiver, node_key)
+    return start_redeemer(chain, receiver, node_key, initialize_round=initialize_round)
 
 
 def close(chain: ChainView) -> None:

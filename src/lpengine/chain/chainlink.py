@@ -5,17 +5,21 @@ Three views, decoded by hand from their ABI (every return value is 32-byte words
   uint80 answeredInRound)`;
 - `decimals() -> uint8`: the answer is `answer / 10**decimals`;
 - `description() -> string`, e.g. "ETH / USD": the pair.
-As go's `eth/pricefeed.go`. The JSON-RPC client that performs `eth_call` comes with the chain
-module (TODO(#5)); until then a host passes its own `eth_call(to, data) -> bytes`.
+As go's `eth/pricefeed.go`. `web3_eth_call(w3)` performs the `eth_call`s over the chain
+module's client (`-priceFeedAddr` on a real network); a host may pass its own instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from lpengine.pm.address import checksum, parse
 from lpengine.price_feed import PriceFeedData, PriceFeedError, parse_pair
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 EthCall = Callable[[bytes, bytes], bytes]
 """eth_call(contract address (20 bytes), calldata) -> the call's return data."""
@@ -96,3 +100,23 @@ class ChainlinkFeed:
 
     def __str__(self) -> str:
         return f"chainlink {checksum(self.address)}"
+
+
+def web3_eth_call(w3: Web3) -> EthCall:
+    """`eth_call` at the latest block over `w3`; every failure as PriceFeedError (the watcher
+    then keeps the last good rate, and a node cannot start on an unreadable feed)."""
+
+    def call(to: bytes, data: bytes) -> bytes:
+        try:
+            return bytes(w3.eth.call({"to": checksum(to), "data": data}))
+        except Exception as err:
+            raise PriceFeedError(f"price feed {checksum(to)}: eth_call failed: {err}") from err
+
+    return call
+
+
+def connect_feed(urls: str | Sequence[str], address: str | bytes) -> ChainlinkFeed:
+    """The aggregator at `address`, read over the JSON-RPC `urls` (with failover)."""
+    from lpengine.chain.rpc import connect  # NOTE: web3 loads only when a feed is used
+
+    return ChainlinkFeed(web3_eth_call(connect(urls)), address)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from lpengine.chain.contracts import Contracts
 from lpengine.chain.networks import CHAINS
 from lpengine.chain.redeemer import Redeemer
+from lpengine.chain.rounds import RoundInitializer
 from lpengine.chain.rpc import connect, parse_urls, redact
 from lpengine.chain.transactions import TxSender
 from lpengine.chain.view import POLL_INTERVAL_S, STALE_AFTER_S, EthChainView, ViewSettings
@@ -60,8 +61,15 @@ def open_network(network: str, config: ChainConfig, orchestrator: bytes) -> EthC
     return view
 
 
-def start_redeemer(view: EthChainView, receiver: PaymentReceiver, node_key: bytes) -> Redeemer:
-    """Redemption of the receiver's winning tickets with the node's key (started)."""
+def start_redeemer(
+    view: EthChainView,
+    receiver: PaymentReceiver,
+    node_key: bytes,
+    *,
+    initialize_round: bool = False,
+) -> Redeemer:
+    """Redemption of the receiver's winning tickets with the node's key (started); with
+    `initialize_round`, each pass first initializes the round if nobody has."""
     tx = TxSender(
         view.w3,
         node_key,
@@ -76,6 +84,7 @@ def start_redeemer(view: EthChainView, receiver: PaymentReceiver, node_key: byte
         senders=receiver.senders,
         tx=tx,
         redeem_gas=receiver.config.redeem_gas,
+        rounds=RoundInitializer(view, tx) if initialize_round else None,
     )
     view.subscribe(receiver.on_l1_block)
     redeemer.start()

@@ -14,6 +14,11 @@ Restart safety: every signed transaction is committed to `redemptionTx` before i
 After a crash, `recover` finds each one mined (the ticket is marked with its hash) or, when no
 copy was mined and the ticket is still unused, broadcasts it again with its original nonce. The
 contract's usedTickets makes a second redemption impossible; the journal makes it not even tried.
+
+Reorgs: a mined redemption keeps its journal row until its block is `confirmations` deep. Each
+pass looks for its receipt: gone (the block was reorged away, and the transaction with it) →
+the ticket is unmarked and the same signed transaction is broadcast again (same nonce: no gap);
+if that cannot be, the ticket goes back to the queue, whose path checks usedTickets first.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lpengine.chain.contracts import ticket_struct
+from lpengine.chain.rounds import RoundInitializer
 from lpengine.chain.transactions import GasPriceTooHigh, SignedTx, TxFailed, TxSender
 from lpengine.chain.view import EthChainView
 from lpengine.pm.address import checksum
@@ -54,6 +60,8 @@ ROUNDS_BACK = 2
 """Tickets of rounds older than currentRound - 2 can no longer be redeemed."""
 GAS_HEADROOM = 1.25
 """Gas limit = estimate * this (the estimate is exact on the state it saw)."""
+CONFIRMATIONS = 12
+"""Blocks (the mining one included) after which a redemption is final: 3 s on Arbitrum One."""
 
 REDEEMED, DONE, RETRY, WAITING = "redeemed", "done", "retry", "waiting"
 
@@ -79,7 +87,13 @@ class Redeemer:
         senders: SenderMonitor,
         tx: TxSender,
         redeem_gas: int,
+        confirmations: int = CONFIRMATIONS,
+        rounds: RoundInitializer | None = None,
     ) -> None:
+        if confirmations < 1:
+            raise ValueError(f"confirmations: expected >= 1, got {confirmations}")
+        self.confirmations = confirmations
+        self.rounds = rounds
         self.view = view
         self.queue = queue
         self.store = store
@@ -113,6 +127,8 @@ class Redeemer:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            if self.rounds is not None:
+                self.rounds.initialize_if_needed()  # first: tickets need an initialized round
             try:
                 self.recover()
                 self.redeem_due()
@@ -147,8 +163,17 @@ class Redeemer:
         try:
             if self._used(t.hash()):
                 return self._done(signed, "ticket already used", None)
-            tx_cost = self.redeem_gas * self.view.clamp_gas_price(self.view.network_gas_price_wei())
+            # NOTE: above -maxGasPrice nothing is sent, so that is the reason, not the cost.
+            gas_price = max(self.view.network_gas_price_wei(), self.view.settings.min_gas_price_wei)
+            tx_cost = self.redeem_gas * self.tx.checked_price(gas_price)
             info = self.view.sender_info(t.sender)
+            round_number = self.view.last_initialized_round()
+            if info.withdraw_round and info.withdraw_round <= round_number:
+                # NOTE: retried, not dropped: the sender may still cancel its unlock.
+                return self._retry(
+                    signed, f"sender is unlocked (withdrawRound {info.withdraw_round}, round "
+                    f"{round_number}): TicketBroker refuses its tickets",
+                )  # fmt: skip
             available = (
                 self.senders.reserve_alloc_wei(t.sender)
                 + info.deposit_wei
@@ -187,21 +212,48 @@ class Redeemer:
     # --- after a crash ------------------------------------------------------------------
 
     def recover(self) -> list[Redemption]:
-        """Settles the transactions a previous run signed but did not see through."""
+        """Settles the transactions a previous run (or pass) signed but did not see through,
+        and redoes the mined ones a reorg removed before they were `confirmations` deep."""
         rows = self.store.read(
-            "SELECT r.sig, r.txHash, r.rawTx, q.redeemedAt FROM redemptionTx r "
+            "SELECT r.sig, r.txHash, r.rawTx, q.redeemedAt, q.txHash FROM redemptionTx r "
             "LEFT JOIN ticketQueue q ON q.sig = r.sig ORDER BY r.nonce, r.sentAt"
         )
         by_sig: dict[bytes, list[tuple[str, bytes]]] = {}
-        for sig, tx_hash, raw, redeemed_at in rows:
-            if redeemed_at is not None:
-                self._forget(sig)  # marked, but the journal outlived it (crash in between)
-                continue
+        marked: dict[bytes, str | None] = {}
+        for sig, tx_hash, raw, redeemed_at, marked_hash in rows:
             by_sig.setdefault(sig, []).append((tx_hash, raw))
+            if redeemed_at is not None:
+                marked[sig] = marked_hash
         settled = []
         for sig, sent in by_sig.items():
+            if sig in marked:
+                mined = [(h, raw) for h, raw in sent if h == marked[sig]]
+                if not mined:  # marked without a journaled tx (crash in between): final
+                    self._forget(sig)
+                elif self._still_mined(sig, mined[0][0]):
+                    continue
+                else:
+                    settled.append(self._settle(sig, mined))
+                continue
             settled.append(self._settle(sig, sent))
         return settled
+
+    def _still_mined(self, sig: bytes, tx_hash: str) -> bool:
+        """Whether the marked redemption `tx_hash` is still on chain; forgets its journal row
+        once it is final, and unmarks the ticket when a reorg took it away."""
+        receipt = self.tx.receipt(bytes.fromhex(tx_hash[2:]))
+        if receipt is not None:
+            depth = self.view.last_seen_block() - receipt["blockNumber"] + 1
+            if depth >= self.confirmations:
+                self._forget(sig)
+            return True
+        log.warning("redemption tx %s was removed by a reorg: redoing it", tx_hash)
+        self.store.submit(
+            "UPDATE ticketQueue SET redeemedAt = NULL, txHash = NULL WHERE sig = ?", (sig,)
+        )
+        self.store.commit()
+        self.tx.resync()  # NOTE: the chain's nonce went back with the block
+        return False
 
     def _settle(self, sig: bytes, sent: list[tuple[str, bytes]]) -> Redemption:
         for tx_hash, _ in sent:
@@ -212,16 +264,17 @@ class Redeemer:
                 self._mark(sig, bytes.fromhex(tx_hash[2:]))
                 outcome = REDEEMED if ok else DONE
                 return Redemption(sig, outcome, "recovered", bytes.fromhex(tx_hash[2:]))
-        # None mined. The ticket goes back to the queue's normal path, which checks usedTickets
-        # first; the newest copy is broadcast again so its nonce is not left as a gap.
+        # None mined. The newest copy is broadcast again so its nonce is not left as a gap; if
+        # the node refuses it, the ticket goes back to the queue's path (usedTickets first).
         tx_hash, raw = sent[-1]
         try:
-            self.tx.broadcast(raw, replacing=True)
+            superseded = not self.tx.broadcast(raw, replacing=True)
         except ChainError as err:
             log.warning("redemption tx %s could not be broadcast again: %s", tx_hash, err)
+            superseded = True
         found = self.tx.wait(
             [SignedTx(bytes.fromhex(h[2:]), r, 0, 0) for h, r in sent],
-            self.tx.timeout_s,
+            0.0 if superseded else self.tx.timeout_s,
             self._stop,
         )
         if found is not None:
@@ -230,6 +283,7 @@ class Redeemer:
             outcome = REDEEMED if receipt["status"] == 1 else DONE
             return Redemption(sig, outcome, "recovered", mined.hash)
         self._forget(sig)
+        self.tx.resync()
         return Redemption(sig, RETRY, "recovered: not mined; back in the queue")
 
     # --- bookkeeping --------------------------------------------------------------------
@@ -245,8 +299,12 @@ class Redeemer:
         return record
 
     def _mark(self, sig: bytes, tx_hash: bytes | None) -> None:
-        self.queue.mark_redeemed(sig, tx_hash)  # durable on return
-        self._forget(sig)
+        """Marks the ticket; the journal keeps only the mined tx, until it is final."""
+        self.store.submit(
+            "DELETE FROM redemptionTx WHERE sig = ? AND txHash IS NOT ?",
+            (sig, None if tx_hash is None else "0x" + tx_hash.hex()),
+        )
+        self.queue.mark_redeemed(sig, tx_hash)  # durable on return (commits both)
 
     def _forget(self, sig: bytes) -> None:
         self.store.submit("DELETE FROM redemptionTx WHERE sig = ?", (sig,))

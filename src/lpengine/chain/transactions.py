@@ -93,7 +93,7 @@ class TxSender:
         """Sends and waits: (the mined transaction, its receipt). Raises TxFailed when it
         reverted, GasPriceTooHigh, or ChainError (RPC failure, no receipt in time)."""
         with self._lock:
-            price = self._checked_price(self._gas_price())
+            price = self.checked_price(self._gas_price())
             nonce = max(self._next_nonce, self._pending_nonce())
             sent: list[SignedTx] = []
             for attempt in range(self.replacements + 1):
@@ -109,7 +109,7 @@ class TxSender:
                         raise TxFailed(mined.hash)
                     return mined, receipt
                 if attempt < self.replacements:
-                    price = self._checked_price(max(ceil(price * GAS_BUMP), self._gas_price()))
+                    price = self.checked_price(max(ceil(price * GAS_BUMP), self._gas_price()))
                     log.warning(
                         "tx 0x%s: no receipt after %g s; replacing at %d wei gas price",
                         tx.hash.hex(), self.timeout_s, price,
@@ -119,17 +119,26 @@ class TxSender:
                 f"of {self.timeout_s:g} s each"
             )
 
-    def broadcast(self, raw: bytes, *, replacing: bool = False) -> None:
-        """eth_sendRawTransaction; a transaction the node already has is not an error."""
+    def broadcast(self, raw: bytes, *, replacing: bool = False) -> bool:
+        """eth_sendRawTransaction; a transaction the node already has is not an error. False
+        when, `replacing`, its nonce is already taken by a mined transaction."""
         try:
             self.w3.eth.send_raw_transaction(raw)
         except Exception as err:
             message = str(err).lower()
             if "already known" in message or "already imported" in message:
-                return
-            if replacing and ("nonce too low" in message or "underpriced" in message):
-                return  # the one it replaces was mined, or is still the better one: wait
+                return True
+            if replacing and "underpriced" in message:
+                return True  # the one it replaces is still the better one: wait for either
+            if replacing and "nonce too low" in message:
+                return False
             raise ChainError(f"eth_sendRawTransaction: {err}") from err
+        return True
+
+    def resync(self) -> None:
+        """Takes the next nonce from the chain again (after a reorg dropped sent transactions)."""
+        with self._lock:
+            self._next_nonce = 0
 
     def wait(
         self, sent: list[SignedTx], timeout_s: float, stop: threading.Event | None = None
@@ -159,7 +168,8 @@ class TxSender:
             return None
         return {"status": int(result["status"], 16), "blockNumber": int(result["blockNumber"], 16)}
 
-    def _checked_price(self, price: int) -> int:
+    def checked_price(self, price: int) -> int:
+        """`price`, or GasPriceTooHigh when it is above -maxGasPrice."""
         if self.max_gas_price_wei and price > self.max_gas_price_wei:
             raise GasPriceTooHigh(
                 f"current gas price {price} wei exceeds maximum gas price "

@@ -318,15 +318,15 @@ class EthChainView:
         self._pool_size, self._active, self._network_gas_price = pool_size, active, gas_price
 
     def _head(self, block: str) -> Head:
-        raw = self._call(
-            lambda: self.w3.provider.make_request(
-                RPCEndpoint("eth_getBlockByNumber"), [block, False]
-            ),
-            "eth_getBlockByNumber",
-        )
-        result = raw.get("result")
-        if not isinstance(result, dict):
-            raise ChainError(f"eth_getBlockByNumber({block}): no block in {raw!r:.200}")
+
+        def read() -> dict[str, Any]:
+            raw = self.w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"), [block, False])
+            result = raw.get("result")
+            if not isinstance(result, dict):  # a JSON-RPC error answer, or no such block
+                raise ChainError(f"no block {block} in {raw!r:.200}")
+            return result
+
+        result = self._call(read, "eth_getBlockByNumber")
         number = int(result["number"], 16)
         field = self.network.l1_block_field
         l1 = int(result[field], 16) if field and result.get(field) else number

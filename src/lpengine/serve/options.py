@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 from lpengine import envs
 from lpengine.ai.model_config import parse_ai_models
 from lpengine.chain import NETWORKS, OFFCHAIN
+from lpengine.chain.networks import ARBITRUM_ONE, DEVNET
 from lpengine.config import (
     DEFAULT_CLI_PORT,
     DEFAULT_HTTP_PORT,
@@ -32,7 +33,7 @@ from lpengine.config import (
 )
 from lpengine.log import level_for_verbosity
 from lpengine.pm.address import parse as parse_address
-from lpengine.price_feed import FixedPriceFeed, PriceFeedError, wei_per
+from lpengine.price_feed import FixedPriceFeed, PriceFeed, PriceFeedError, wei_per
 from lpengine.price_feed_watcher import REFRESH_INTERVAL_S
 from lpengine.pricing import (
     WEI,
@@ -97,7 +98,9 @@ FLAGS: dict[str, Flag] = {
         "PAIR=PRICE",
     ),
     "priceFeedAddr": Flag(
-        "Chainlink price feed contract (refused for now: it needs the chain module)", "0x..."
+        "Chainlink price feed (aggregator) converting currency prices, read over -ethUrl on a "
+        "real -network",
+        "0x...",
     ),
     "priceFeedInterval": Flag("how often the price feed is read, e.g. 1h, 30m, 90s", "DURATION"),
     "maxSessions": Flag("concurrent transcoding sessions: a number or auto (default 10)", "N|auto"),
@@ -130,6 +133,9 @@ FLAGS: dict[str, Flag] = {
     "aiServiceRegistry": Flag("also register in the AI ServiceRegistry", is_bool=True),
     "registerServiceURI": Flag(
         "set the service URI on chain at start when it differs (lpengine only)", is_bool=True
+    ),
+    "initializeRound": Flag(
+        "initialize each round nobody has initialized yet (the node must be active)", is_bool=True
     ),
     "ethAddr": Flag("which key of the keystore the node signs with", "0x..."),
     "ethOrchAddr": Flag("ticket recipient, when not the node's own address", "0x..."),
@@ -259,6 +265,7 @@ CONVERT: dict[str, Callable[[str], Any]] = {
     "chainStaleAfter": _duration_or_zero_s,
     "aiServiceRegistry": _bool,
     "registerServiceURI": _bool,
+    "initializeRound": _bool,
     "ethAddr": _address,
     "ethOrchAddr": _address,
     "ethPassword": _file_or_text,
@@ -324,14 +331,8 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
     if kwargs["network"] != OFFCHAIN and "pricePerUnit" not in v.given:
         # NOTE: go-livepeer refuses to start an orchestrator that takes payments without one.
         raise OptionError(f"-pricePerUnit: must be set on -network {kwargs['network']}")
-    if "priceFeedAddr" in v.given:
-        # TODO(#5): a ChainlinkFeed over the chain module's client reads it.
-        raise OptionError(
-            "-priceFeedAddr: reading a Chainlink price feed needs an Ethereum client on a real "
-            f"-network (with -ethUrl), which comes with the chain module; on -network "
-            f"{kwargs['network']} use -priceFeedFixed BASE/QUOTE=PRICE instead"
-        )
-    _check_currencies(v, price)
+    feed = _price_feed(v, kwargs["network"])
+    _check_currencies(v, price, feed)
     chain = ChainConfig(
         eth_url=v.get("ethUrl"),
         eth_addr=v.get("ethAddr"),
@@ -347,6 +348,7 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
         chain_stale_after_s=v.get("chainStaleAfter"),
         ai_service_registry=v.get("aiServiceRegistry"),
         register_service_uri=v.get("registerServiceURI"),
+        initialize_round=v.get("initializeRound"),
     )
     try:
         return EngineConfig(
@@ -359,7 +361,7 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
             pixels_per_unit=v.get("pixelsPerUnit", 1),
             price_per_gateway=v.get("pricePerGateway", {}),
             auto_adjust_price=v.get("autoAdjustPrice", True),
-            price_feed=v.get("priceFeedFixed"),
+            price_feed=feed,
             price_feed_interval_s=v.get("priceFeedInterval", REFRESH_INTERVAL_S),
             ai_models=v.get("aiModels", ()),
             orch_secret=v.get("orchSecret"),
@@ -372,9 +374,27 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
         raise OptionError(str(err)) from None
 
 
-def _check_currencies(v: _Values, price: Price) -> None:
-    """Every price in a currency other than wei/eth needs a feed that converts it."""
-    feed: FixedPriceFeed | None = v.get("priceFeedFixed")
+def _price_feed(v: _Values, network: str) -> PriceFeed | None:
+    """-priceFeedFixed, or -priceFeedAddr read over -ethUrl (the chain's RPC) on a real network."""
+    if "priceFeedAddr" not in v.given:
+        return v.get("priceFeedFixed")  # type: ignore[no-any-return]
+    if "priceFeedFixed" in v.given:
+        raise OptionError("-priceFeedAddr: give either it or -priceFeedFixed, not both")
+    if network not in (DEVNET, ARBITRUM_ONE):
+        raise OptionError(
+            "-priceFeedAddr: reading a Chainlink price feed needs an Ethereum client: a real "
+            f"-network ({DEVNET}, {ARBITRUM_ONE}) with -ethUrl; on -network {network} use "
+            "-priceFeedFixed BASE/QUOTE=PRICE instead"
+        )
+    from lpengine.chain.chainlink import connect_feed
+    from lpengine.chain.connect import DEFAULT_ETH_URL
+
+    return connect_feed(v.get("ethUrl") or DEFAULT_ETH_URL, v.given["priceFeedAddr"])
+
+
+def _check_currencies(v: _Values, price: Price, feed: PriceFeed | None) -> None:
+    """Every price in a currency other than wei/eth needs a feed that converts it (a feed on
+    chain is read, and checked, when the engine starts)."""
     priced: list[tuple[str, Price]] = [("pricePerUnit", price)]
     priced += [("pricePerGateway", p) for p in v.get("pricePerGateway", {}).values()]
     priced += [("aiModels", p) for m in v.get("aiModels", ()) if (p := m.price()) is not None]
@@ -386,6 +406,8 @@ def _check_currencies(v: _Values, price: Price) -> None:
                 f"-{option}: currency {p.currency} needs a price feed: add -priceFeedFixed "
                 f"ETH/{p.currency}=<{p.currency} per ETH> (or give the price in wei or eth)"
             )
+        if not isinstance(feed, FixedPriceFeed):
+            continue
         try:
             wei_per(p.currency, feed.latest())
         except PriceFeedError as err:
