@@ -26,10 +26,14 @@ def ts_segments(
     size: tuple[int, int] = (256, 256),
     gop_s: float = 1.0,
     audio: bool = False,
+    first: int = 0,
+    first_pts: int | None = None,
 ) -> list[list[tuple[float, bytes]]]:
     """Segments, each a list of (media time in s, bytes) in the order a publisher writes them;
-    every segment starts with a key frame. Each frame carries its index in 8 black/white
-    blocks (`frame_index`)."""
+    every segment starts with a key frame. Frame i carries its index `first + i` in 8
+    black/white blocks (`frame_index`) and has pts `first_pts + i` (default `first + i`: one
+    clip continuing another's timeline; 0 is a publisher restarting its encoder)."""
+    pts0 = first if first_pts is None else first_pts
     w, h = size
     chunks: list[tuple[float, bytes]] = []
     cuts: list[int] = []
@@ -55,10 +59,10 @@ def ts_segments(
         rgb = np.zeros((h, w, 3), np.uint8)
         rgb[:, :, 1] = (np.arange(w)[None, :] + 4 * i) % 256
         for b in range(8):
-            bar = 255 if (i >> b) & 1 else 0
+            bar = 255 if ((first + i) >> b) & 1 else 0
             rgb[h * 3 // 8 : h * 5 // 8, b * w // 8 : (b + 1) * w // 8] = bar
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        frame.pts, frame.time_base = i, Fraction(1, fps)
+        frame.pts, frame.time_base = pts0 + i, Fraction(1, fps)
         sink.t = i / fps
         for packet in v.encode(frame):
             if packet.is_keyframe:
@@ -87,3 +91,12 @@ def decode_indices(data: bytes) -> list[int]:
     """The frame indices of every frame decoded from one MPEG-TS stream."""
     with av.open(io.BytesIO(data), format="mpegts") as c:
         return [frame_index(f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+
+
+def decode_frames(data: bytes) -> list[tuple[int, float, tuple[int, int]]]:
+    """(index, time in s, (width, height)) of every frame decoded from one MPEG-TS stream."""
+    with av.open(io.BytesIO(data), format="mpegts") as c:
+        return [
+            (frame_index(f.to_ndarray(format="rgb24")), float(f.time), (f.width, f.height))
+            for f in c.decode(video=0)
+        ]

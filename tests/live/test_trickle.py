@@ -127,3 +127,46 @@ def test_bad_names_are_refused():
             t.create_channel("a/b", "video/mp2t")
 
     run(body)
+
+
+def test_skip_holes_goes_past_a_missing_segment_and_the_default_waits():
+    async def body(t: TrickleServer) -> None:
+        ch = t.create_channel("a", "video/mp2t")
+        await ch.publish(b"0")
+        skipping, waiting = ch.subscribe(1, skip_holes=True), ch.subscribe(1)
+        pending = [asyncio.ensure_future(s.next()) for s in (skipping, waiting)]
+        await asyncio.sleep(0)
+        writer = ch.begin_segment(2)  # 1 never comes
+        writer.write(b"2")
+        seg = await pending[0]
+        assert seg is not None and seg.idx == 2 and skipping.skipped == 1
+        assert not pending[1].done()  # the plain subscriber still waits for 1
+        writer.close()
+        late = ch.begin_segment(1)  # 1 after all, too late for the skipping one
+        late.write(b"1")
+        late.close()
+        assert ch.next_write == 3  # a late segment does not move nextWrite back
+        seg = await pending[1]
+        assert seg is not None and seg.idx == 1
+        await ch.publish(b"3")
+        seg = await skipping.next()
+        assert seg is not None and seg.idx == 3
+
+    run(body)
+
+
+def test_skip_holes_starts_at_the_first_segment_written_after_a_hole():
+    async def body(t: TrickleServer) -> None:
+        ch = t.create_channel("a", "video/mp2t")
+        await ch.publish(b"0")
+        for idx in (2, 3):  # 1 skipped, then two more before the subscriber asks
+            writer = ch.begin_segment(idx)
+            writer.write(str(idx).encode())
+            writer.close()
+        sub = ch.subscribe(1, skip_holes=True)
+        seg = await sub.next()
+        assert seg is not None and seg.idx == 2 and await seg.read_all() == b"2"
+        ch.reset_below(0)  # a publisher restarting at 0 moves nextWrite back
+        assert ch.next_write == 0
+
+    run(body)

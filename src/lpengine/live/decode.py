@@ -6,7 +6,9 @@ PyAV. Video frames go to `on_video` as yuv420p arrays with their time in seconds
 go to `on_audio` undecoded (they are passed through). Bad input is reported through `on_error`
 and survived: a packet that does not decode is skipped (at most `MAX_DECODE_ERRORS` per
 stream), and a stream that cannot be demuxed is reopened on the bytes that follow (at most
-`MAX_OPEN_ATTEMPTS` times).
+`MAX_OPEN_ATTEMPTS` times). Damaged input (MPEG-TS packets lost or garbled, which the demuxer
+flags, and frames the decoder could only conceal) is reported, and a concealed frame is not
+passed on.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_DECODE_ERRORS = 10  # per stream (ai-runner's budget)
 MAX_OPEN_ATTEMPTS = 3
+CORRUPT_REPORT_S = 1.0  # damaged input is reported at most this often
 # NOTE: a short probe: frames decoded during it reach the pipeline in one burst, which the
 # latest-frame-wins queue would thin out.
 PROBE = {"probesize": "65536", "analyzeduration": "250000"}
@@ -123,11 +127,16 @@ def _decode(
     audio = container.streams.audio[0] if container.streams.audio else None
     if video is None:
         raise av.error.InvalidDataError(0, "no video stream in the input")
-    video.thread_type = "AUTO"
+    # NOTE: slice threads only: frame threads hold one decoded frame back per thread, which
+    # is latency added to every frame of a live stream (x264 zerolatency input has slices).
+    video.thread_type = "SLICE"
     on_open(audio)
+    damage = _Damage(on_error)
     for packet in container.demux(*(s for s in (video, audio) if s is not None)):
         if stop.is_set():
             break
+        if packet.is_corrupt:
+            damage.add("packet")
         if packet.stream is audio:
             if packet.pts is not None and packet.size:
                 on_audio(packet, audio)
@@ -141,7 +150,31 @@ def _decode(
                 raise DecodeFailed(f"{errors} decode errors in the input") from err
             continue
         for frame in frames:
+            if frame.is_corrupt:
+                damage.add("frame")
+                continue
             if frame.pts is None or frame.time is None:
                 continue
             on_video(yuv420p(frame), float(frame.time))
     return errors
+
+
+class _Damage:
+    """Counts damaged input packets and frames; reports the counts at most every
+    CORRUPT_REPORT_S."""
+
+    def __init__(self, on_error: Callable[[str], None]) -> None:
+        self._on_error = on_error
+        self.counts = {"packet": 0, "frame": 0}
+        self._reported_at: float | None = None
+
+    def add(self, kind: str) -> None:
+        self.counts[kind] += 1
+        now = time.monotonic()
+        if self._reported_at is None or now - self._reported_at >= CORRUPT_REPORT_S:
+            self._reported_at = now
+            packets, frames = self.counts["packet"], self.counts["frame"]
+            self._on_error(
+                f"damaged input: {packets} corrupt packets, {frames} concealed frames dropped "
+                "so far"
+            )

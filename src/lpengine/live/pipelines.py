@@ -85,7 +85,8 @@ class NoopPipeline:
         return frames
 
 
-PIPELINES: dict[str, Callable[[Mapping[str, Any]], LivePipeline]] = {"noop": NoopPipeline}
+Factory = Callable[[Mapping[str, Any]], LivePipeline]  # initial params -> a running pipeline
+PIPELINES: dict[str, Factory] = {"noop": NoopPipeline}
 
 
 def load(model_id: str, params: Mapping[str, Any]) -> LivePipeline:

@@ -32,10 +32,11 @@ from numpy.typing import NDArray
 
 from lpengine.live.decode import ByteFeed, DecodeFailed, run_decoder
 from lpengine.live.encode import LiveEncoder
-from lpengine.live.frames import from_model_output, to_model_input
+from lpengine.live.frames import OutputConverter, to_model_input
 from lpengine.live.payments import LivePayments
 from lpengine.live.pipelines import LivePipeline
 from lpengine.live.status import NO_INPUT_STOP_S, LiveStatus, event
+from lpengine.live.timeline import Timeline
 from lpengine.live.trickle import Channel, SegmentWriter, TrickleServer
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,9 @@ class LiveSession:
         self.stop_reason: str | None = None
         self.dropped_frames = 0
         self.input_segments = 0
+        self.no_input_stop_s = NO_INPUT_STOP_S
+        self._timeline = Timeline()
+        self._input_size: tuple[int, int] | None = None
         self._loop = asyncio.get_running_loop()
         self._sink = _OutputSink(self._loop, channels.output)
 
@@ -216,8 +220,15 @@ class LiveSession:
     # --- loop tasks ---------------------------------------------------------------------------
 
     async def _read_input(self) -> None:
-        sub = self.channels.input.subscribe(-1)
+        sub = self.channels.input.subscribe(-1, skip_holes=True)
+        last: int | None = None
         while (seg := await sub.next()) is not None:
+            if last is not None and seg.idx != last + 1:
+                self.error(
+                    f"input segments {last + 1}-{seg.idx - 1} missing (skipped by the "
+                    f"publisher, or later than segment {seg.idx}): going on without them"
+                )
+            last = seg.idx
             self.input_segments += 1
             if self.input_segments == 1:
                 self._emit(event("stream_trace", "runner_receive_first_ingest_segment"))
@@ -264,8 +275,8 @@ class LiveSession:
             if state == "ERROR":
                 self._fail("the stream stopped producing frames")
                 return
-            if self.status.since_input_s(time.monotonic()) > NO_INPUT_STOP_S:
-                self._fail(f"no input for {NO_INPUT_STOP_S:.0f} s")
+            if self.status.since_input_s(time.monotonic()) > self.no_input_stop_s:
+                self._fail(f"no input for {self.no_input_stop_s:g} s")
                 return
             if time.monotonic() - last_status >= STATUS_INTERVAL_S:
                 last_status = time.monotonic()
@@ -292,8 +303,20 @@ class LiveSession:
                     pass
 
     def _on_video(self, frame: NDArray[np.uint8], time_s: float) -> None:
+        """A decoded input frame (decode thread): onto the output timeline, into the queue."""
         self.status.input.add()
-        self._put_frame((frame, time_s))
+        size = (frame.shape[1], frame.shape[0] * 2 // 3)
+        if size != self._input_size:
+            if self._input_size is not None:  # cover-resized to the pipeline's size: no change out
+                log.info("live stream %s: input now %dx%d", self.manifest_id, *size)
+            self._input_size = size
+        out_s, jump = self._timeline.map(time_s)
+        if jump is not None:
+            self.error(
+                f"input timestamps jumped {jump:+.3f} s (a restarted publisher?): "
+                "the output's timeline goes on"
+            )
+        self._put_frame((frame, out_s))
 
     def _on_open(self, audio: Any | None) -> None:
         if self._audio_stream is None:
@@ -318,6 +341,7 @@ class LiveSession:
 
     def _work(self) -> None:
         encoder: LiveEncoder | None = None
+        convert = OutputConverter()
         failures = 0
         try:
             while not self._stop.is_set():
@@ -331,7 +355,7 @@ class LiveSession:
                 self._apply_params()
                 try:
                     p = self.pipeline
-                    out = from_model_output(p.process(to_model_input(frame, p.width, p.height)))
+                    out = convert(p.process(to_model_input(frame, p.width, p.height)))
                 except Exception as err:
                     failures += 1
                     self.error(f"live-video-to-video pipeline error: {err}")

@@ -64,7 +64,10 @@ class LiveStreams:
         registry: CapabilityRegistry,
         service_uri: str,
         capacity: int = DEFAULT_CAPACITY,
+        available: Mapping[str, pipelines.Factory] | None = None,
     ) -> None:
+        """`available`: model id -> pipeline factory (default: `pipelines.PIPELINES`)."""
+        self.pipelines = dict(pipelines.PIPELINES if available is None else available)
         self.trickle = trickle
         self.registry = registry
         self.base_url = service_uri.rstrip("/") + TRICKLE_PATH
@@ -78,8 +81,8 @@ class LiveStreams:
 
     def reserve(self, model_id: str) -> Reservation:
         """A slot for one stream of `model_id`; InsufficientCapacity if none is free."""
-        if model_id not in pipelines.PIPELINES:
-            known = ", ".join(sorted(pipelines.PIPELINES))
+        if model_id not in self.pipelines:
+            known = ", ".join(sorted(self.pipelines))
             raise InsufficientCapacity(f"no live pipeline {model_id!r} here (known: {known})")
         if self.in_use(model_id) >= self.capacity:
             raise InsufficientCapacity(f"all {self.capacity} {model_id} slots are in use")
@@ -104,7 +107,7 @@ class LiveStreams:
         slot is released then). Runs on the server's event loop and returns at once."""
         mid = reservation.manifest_id
         try:
-            pipeline = pipelines.load(reservation.model_id, params)
+            pipeline = self.pipelines[reservation.model_id](params)
         except ValueError:
             self.release(reservation)
             raise
@@ -148,7 +151,7 @@ class LiveStreams:
                 capacity=max(self.capacity - self.in_use(name), 0),
                 capacity_in_use=self.in_use(name),
             )
-            for name in sorted(pipelines.PIPELINES)
+            for name in sorted(self.pipelines)
         )
         free = sum(m.capacity for m in models)
         self.registry.publish(SOURCE, Offer({cap: free}, models=models))

@@ -126,10 +126,14 @@ class SegmentWriter:
 class Subscriber:
     """Reads a channel segment by segment in-process, as trickle subscribers do over HTTP:
     start at -2 (the newest segment) or -1 (the next one); one that falls out of the ring
-    jumps to the next segment to be written."""
+    jumps to the next segment to be written. With `skip_holes`, a segment still empty when a
+    later one has begun is skipped (a live input whose publisher skipped a seq, or posts out
+    of order, goes on at once instead of after the ring wraps); `skipped` counts them."""
 
-    def __init__(self, channel: Channel, start: int = -2) -> None:
+    def __init__(self, channel: Channel, start: int = -2, skip_holes: bool = False) -> None:
         self.channel = channel
+        self.skip_holes = skip_holes
+        self.skipped = 0
         self._next = start
         self._last = -1
 
@@ -140,10 +144,20 @@ class Subscriber:
             if self.channel.closed:
                 return None
             outcome = self.channel.segment_for_read(self._next)
+            if isinstance(outcome, int) and self.skip_holes and self._next >= 0:
+                later = (self.channel.segment(i) for i in range(self._next + 1, outcome))
+                if (seg := next((s for s in later if s is not None), None)) is not None:
+                    self.skipped += 1  # a hole, then segments already written: the first
+                    self._next = seg.idx
+                    continue
             if isinstance(outcome, int):  # gone, or not written yet: go to the head
                 if outcome <= self._last:
                     await asyncio.sleep(0.25)  # NOTE: as trickle clients do on 470
                 self._next = outcome
+                continue
+            if self.skip_holes and not await self._started_before_a_later_one(outcome):
+                self.skipped += 1
+                self._next = outcome.idx + 1
                 continue
             await outcome.started()
             if outcome.size == 0 and self.channel.closed:
@@ -151,6 +165,24 @@ class Subscriber:
             self._next = outcome.idx + 1
             self._last = outcome.idx
             return outcome
+
+    async def _started_before_a_later_one(self, seg: Segment) -> bool:
+        """Waits until `seg` has a byte or is closed (True), or a later segment has begun
+        while `seg` is still empty (False)."""
+        ch = self.channel
+        while seg.fresh and not ch.closed:
+            if ch.next_write > seg.idx + 1:
+                return False
+            waits = {
+                asyncio.ensure_future(seg.started()),
+                asyncio.ensure_future(ch.written_past(seg.idx)),
+            }
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in waits:
+                    task.cancel()
+        return True
 
 
 class Channel:
@@ -164,6 +196,7 @@ class Channel:
         self.closed = False
         self.last_write = time.monotonic()
         self._on_close: list[Callable[[], None]] = []
+        self._written = asyncio.Event()
 
     def segment(self, idx: int) -> Segment | None:
         """The segment with index `idx` if the ring still holds it."""
@@ -207,12 +240,23 @@ class Channel:
         return seg if seg is not None else self.next_write
 
     def mark_written(self, idx: int) -> None:
-        """The first byte of `idx` arrived (or it ended empty): nextWrite moves past it."""
-        self.next_write = idx + 1
+        """The first byte of `idx` arrived (or it ended empty): nextWrite moves past it (never
+        back: a late segment written out of order leaves it; a reset moves it back)."""
+        self.next_write = max(self.next_write, idx + 1)
         self.last_write = time.monotonic()
+        wake, self._written = self._written, asyncio.Event()
+        wake.set()
+
+    async def written_past(self, idx: int) -> None:
+        """Returns once nextWrite is past `idx` (a segment after it has begun), or the channel
+        closed."""
+        while self.next_write <= idx + 1 and not self.closed:
+            await self._written.wait()
 
     def reset_below(self, idx: int) -> None:
-        """A publisher restarted at `idx`: every older segment ends now."""
+        """A publisher restarted at `idx`: every older segment ends now, and nextWrite is
+        `idx` until it writes."""
+        self.next_write = min(self.next_write, max(idx, 0))
         for seg in self._ring:
             if seg is not None and seg.idx < idx:
                 seg.close()
@@ -235,6 +279,7 @@ class Channel:
         if self.closed:
             return
         self.closed = True
+        self._written.set()
         for seg in self._ring:
             if seg is not None:
                 seg.close()
@@ -263,8 +308,8 @@ class Channel:
         writer.close()
         return writer.seq
 
-    def subscribe(self, start: int = -2) -> Subscriber:
-        return Subscriber(self, start)
+    def subscribe(self, start: int = -2, skip_holes: bool = False) -> Subscriber:
+        return Subscriber(self, start, skip_holes)
 
 
 class TrickleServer:

@@ -1,0 +1,272 @@
+"""Live video-to-video with `noop` at 512x512, 30 fps: through the livepeer-gateway SDK, and
+lpengine's per-frame path against the reference runner's.
+
+python -m bench.pipelines.bench_live [--smoke] [--iterations N]
+
+Two records, one run:
+- `path`: the per-frame cost of decode -> convert -> pipeline -> convert back -> encode over a
+  synthetic 512x512 30 fps H.264 clip (a textured scroll with moving blocks), CPU time and wall
+  time per frame, timed round-robin. lpengine: PyAV decode to yuv420p, one native cover-resize +
+  conversion to float RGB, `noop`, the session's reused-buffer conversion back, x264 through
+  `LiveEncoder`. The reference runner's approach (ai-runner's): PyAV decode to rgb24 numpy, a
+  float torch tensor / 255, `noop`, * 255 clamped to bytes, a PIL image, `VideoFrame.from_image`,
+  the same x264 settings, after PyAV's conversion to yuv420p. Torch gets one thread, as a
+  stream's frame loop has; with its default pool on a shared 2-core machine its element-wise ops
+  took tens of ms a frame, which would flatter lpengine. CPU time is taken per stage (decode,
+  convert in, pipeline, convert out, encode): the whole path and the conversions, where the
+  two approaches differ, are compared. Target: the whole path >= 2x cheaper in CPU time.
+- `sdk`: a `python -m lpengine.serve` subprocess and the real SDK (its own venv, `.venv-sdk`, or
+  $LPENGINE_SDK_PYTHON) publishing 512x512 frames at 30 fps with `start_media`/`write_frame`
+  and reading `media_output().frames()`. Each frame carries its number in black/white bars;
+  added latency = arrival of the output frame - send of the same input frame (p50, p95, over
+  the frames that arrive before the job is closed: the last few are held by codec delays until
+  the stream ends, and are counted apart);
+  sustained output fps = output frames arriving from 1 s after the first one until the last
+  input frame was sent, over that window (startup and the end-of-stream drain are not counted).
+  Targets: >= 30 fps (within 5 %), latency p50 <= one input segment (2 s) + 200 ms.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import torch
+from PIL import Image
+
+from bench.harness import args, check, emit, machine
+from bench.pipelines.bench_transcode import make_segment
+from bench.serve.server import BenchServer
+from lpengine.live.decode import yuv420p
+from lpengine.live.encode import TIME_BASE, X264_OPTIONS, LiveEncoder
+from lpengine.live.frames import OutputConverter, to_model_input
+from lpengine.live.pipelines import NoopPipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+SDK_SCRIPT = Path(__file__).with_name("live_sdk_run.py")
+SIZE, FPS, SEGMENT_S = 512, 30, 2.0
+WARMUP_S = 1.0  # output before this long after the first frame is startup, not throughput
+TARGET_SPEEDUP = 2.0
+
+
+class NullSink:
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, data: bytes) -> int:
+        self.bytes += len(data)
+        return len(data)
+
+    def cut(self) -> None:
+        pass
+
+
+STAGES = ("decode", "convert_in", "pipeline", "convert_out", "encode")
+CONVERT = ("convert_in", "pipeline", "convert_out")  # where the two approaches differ
+
+
+class Stages:
+    """CPU seconds per stage (all threads of the process: x264's slice threads included)."""
+
+    def __init__(self) -> None:
+        self.cpu_s = dict.fromkeys(STAGES, 0.0)
+        self._t = time.process_time()
+
+    def lap(self, stage: str) -> None:
+        now = time.process_time()
+        self.cpu_s[stage] += now - self._t
+        self._t = now
+
+
+def lpengine_path(clip: bytes) -> Stages:
+    """The session's frame loop over `clip`."""
+    sink, pipeline, convert = NullSink(), NoopPipeline({}), OutputConverter()
+    encoder: LiveEncoder | None = None
+    t = Stages()
+    with av.open(io.BytesIO(clip), format="mpegts") as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "SLICE"  # as live/decode.py
+        for frame in container.decode(stream):
+            t.lap("decode")
+            tensor = to_model_input(yuv420p(frame), pipeline.width, pipeline.height)
+            t.lap("convert_in")
+            result = pipeline.process(tensor)
+            t.lap("pipeline")
+            out = convert(result)
+            t.lap("convert_out")
+            if encoder is None:
+                encoder = LiveEncoder(sink, out.shape[1], out.shape[0] * 2 // 3)
+            encoder.encode(out, float(frame.time))
+            t.lap("encode")
+    assert encoder is not None
+    encoder.close()
+    t.lap("encode")
+    check(sink.bytes > 0, "lpengine encoded nothing")
+    return t
+
+
+def reference_path(clip: bytes) -> Stages:
+    """ai-runner's way: rgb24 numpy -> float tensor -> noop -> bytes -> PIL -> VideoFrame."""
+    sink, pipeline = NullSink(), NoopPipeline({})
+    out = av.open(sink, "w", format="mpegts", container_options={"flush_packets": "1"})
+    stream = out.add_stream("libx264", rate=FPS)
+    ctx = stream.codec_context
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = SIZE, SIZE, "yuv420p", TIME_BASE
+    ctx.max_b_frames, ctx.options = 0, dict(X264_OPTIONS)
+    t = Stages()
+    with av.open(io.BytesIO(clip), format="mpegts") as container:
+        for frame in container.decode(video=0):
+            t.lap("decode")
+            rgb = frame.to_ndarray(format="rgb24")
+            tensor = torch.from_numpy(rgb).float().div(255.0).unsqueeze(0)
+            t.lap("convert_in")
+            result = pipeline.process(tensor)  # type: ignore[arg-type]  # noop: any array
+            t.lap("pipeline")
+            back = (result[0] * 255.0).clamp(0, 255).to(torch.uint8).numpy()
+            # NOTE: the encoder would convert RGB to yuv420p itself; done here, it is timed
+            # as the conversion it is.
+            vf = av.VideoFrame.from_image(Image.fromarray(back)).reformat(format="yuv420p")
+            vf.pts, vf.time_base = round(float(frame.time) / TIME_BASE), TIME_BASE
+            t.lap("convert_out")
+            for packet in stream.encode(vf):
+                out.mux(packet)
+            t.lap("encode")
+    for packet in stream.encode(None):
+        out.mux(packet)
+    out.close()
+    t.lap("encode")
+    check(sink.bytes > 0, "the reference encoded nothing")
+    return t
+
+
+def bench_path(iterations: int, seconds: float) -> dict[str, Any]:
+    clip = make_segment(SIZE, SIZE, FPS, seconds)
+    with av.open(io.BytesIO(clip), format="mpegts") as c:
+        frames = sum(1 for _ in c.decode(video=0))
+    torch.set_num_threads(1)
+    paths = {"lpengine": lpengine_path, "reference": reference_path}
+    for fn in paths.values():  # warm up: codecs, the native pool, torch kernels
+        fn(clip)
+    stages: dict[str, list[Stages]] = {name: [] for name in paths}
+    wall: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(iterations):
+        for name, fn in paths.items():
+            w0 = time.perf_counter()
+            stages[name].append(fn(clip))
+            wall[name].append((time.perf_counter() - w0) * 1e3 / frames)
+
+    def ms(name: str, keys: tuple[str, ...]) -> float:
+        """Median over iterations of the CPU ms per frame in `keys`' stages."""
+        return statistics.median(sum(s.cpu_s[k] for k in keys) * 1e3 / frames for s in stages[name])
+
+    lp, ref = ms("lpengine", STAGES), ms("reference", STAGES)
+    lp_conv, ref_conv = ms("lpengine", CONVERT), ms("reference", CONVERT)
+    lp_wall, ref_wall = statistics.median(wall["lpengine"]), statistics.median(wall["reference"])
+    return {
+        "case": f"path_noop_{SIZE}x{SIZE}",
+        "frames": frames,
+        "iterations": iterations,
+        "lpengine_cpu_ms_per_frame": round(lp, 3),
+        "reference_cpu_ms_per_frame": round(ref, 3),
+        "lpengine_wall_ms_per_frame": round(lp_wall, 3),
+        "reference_wall_ms_per_frame": round(ref_wall, 3),
+        "lpengine_stage_cpu_ms": {k: round(ms("lpengine", (k,)), 3) for k in STAGES},
+        "reference_stage_cpu_ms": {k: round(ms("reference", (k,)), 3) for k in STAGES},
+        "speedup_vs_reference_cpu": round(ref / lp, 2),
+        "speedup_vs_reference_wall": round(ref_wall / lp_wall, 2),
+        "speedup_vs_reference_convert_cpu": round(ref_conv / lp_conv, 2),
+        "target_speedup": TARGET_SPEEDUP,
+        "target_met": ref / lp >= TARGET_SPEEDUP,
+    }
+
+
+def sdk_python() -> Path | None:
+    """The venv Python with livepeer-gateway (tests/serve/conftest.py makes `.venv-sdk`)."""
+    for candidate in (os.environ.get("LPENGINE_SDK_PYTHON"), str(ROOT / ".venv-sdk/bin/python")):
+        if candidate and Path(candidate).exists():
+            probe = [candidate, "-c", "import livepeer_gateway"]
+            if subprocess.run(probe, capture_output=True).returncode == 0:
+                return Path(candidate)
+    return None
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench_sdk(python: Path, seconds: float) -> dict[str, Any]:
+    with BenchServer() as server:
+        command = {"url": server.url, "seconds": seconds, "fps": FPS, "size": SIZE}
+        command["segment_s"] = SEGMENT_S
+        run = subprocess.run(
+            [str(python), str(SDK_SCRIPT), json.dumps(command)],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        )
+        check(run.returncode == 0, f"SDK run failed: {run.stderr[-3000:]}")
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        check("error" not in result, f"SDK run failed: {result} {run.stderr[-3000:]}")
+        check("Traceback" not in "".join(server.lines), "".join(server.lines)[-3000:])
+    sent = {int(k): v for k, v in result["sent"].items()}
+    arrived = {int(k): v for k, v in result["got"].items() if int(k) in sent}
+    # NOTE: the last few frames sit in codec delays (each MPEG-TS demuxer holds one frame until
+    # the next begins, the SDK's decoder more) until the stream ends: they come out at close.
+    got = {i: t for i, t in arrived.items() if t < result["close_at"]}
+    check(len(got) > 0, "no output frame came back before close")
+    latency = [got[i] - sent[i] for i in got]
+    window_start = min(got.values()) + WARMUP_S
+    window_s = result["last_send"] - window_start
+    check(window_s > 0, f"the run is too short to measure a rate ({seconds} s)")
+    steady = sum(1 for t in got.values() if window_start <= t <= result["last_send"])
+    fps = steady / window_s
+    p50 = percentile(latency, 0.5)
+    target_latency_s = SEGMENT_S + 0.2
+    return {
+        "case": f"sdk_noop_{SIZE}x{SIZE}_{FPS}fps",
+        "seconds": seconds,
+        "segment_s": SEGMENT_S,
+        "start_ms": round(result["start_s"] * 1e3, 1),
+        "sent": len(sent),
+        "received": len(arrived),
+        "flushed_at_close": len(arrived) - len(got),
+        "in_order": sorted(arrived, key=arrived.__getitem__) == sorted(arrived),
+        "latency_p50_ms": round(p50 * 1e3, 1),
+        "latency_p95_ms": round(percentile(latency, 0.95) * 1e3, 1),
+        "latency_max_ms": round(max(latency) * 1e3, 1),
+        "sustained_output_fps": round(fps, 2),
+        "send_late_max_ms": round(result["late_send_s"] * 1e3, 1),
+        "speedup_vs_latency_target": round(target_latency_s / p50, 2),
+        "speedup_vs_realtime": round(fps / FPS, 3),
+        "target_met": p50 <= target_latency_s and fps >= 0.95 * FPS,
+    }
+
+
+def main() -> None:
+    a = args(__doc__ or "")
+    host = machine()
+    load = os.getloadavg()
+    base = {"machine": host, "load_avg_1m": round(load[0], 2), "size": SIZE, "fps": FPS}
+    emit({**base, **bench_path(a.iterations, 1.0 if a.smoke else 2.0)})
+    python = sdk_python()
+    if python is None:
+        message = "the livepeer-gateway SDK venv is missing (.venv-sdk or $LPENGINE_SDK_PYTHON)"
+        check(a.smoke, message)  # NOTE: a full run must print the SDK figures
+        print(f"bench_live: sdk case skipped: {message}", file=sys.stderr)
+        return
+    record = bench_sdk(python, 3.0 if a.smoke else 20.0)
+    emit({**base, "load_avg_1m": round(os.getloadavg()[0], 2), **record})
+
+
+if __name__ == "__main__":
+    main()
