@@ -70,7 +70,7 @@ def run(manager: ModelManager, pipeline: str, params: dict[str, object]) -> dict
     prepared = slot.pipeline.prepare(params)
     manager.reserve(slot)
     try:
-        return slot.pipeline.respond(prepared, manager.run(slot, prepared.items))
+        return slot.pipeline.respond(prepared, manager.run(slot, prepared.items).results)
     finally:
         manager.release(slot)
 
@@ -261,3 +261,11 @@ def test_eviction_and_out_of_memory(root: Path):
         assert slot.model is not None
     finally:
         m.close()
+
+
+def test_a_run_reports_its_batches_and_where_the_time_went(manager):
+    slot = manager.slot("text-to-image", SD)
+    prepared = slot.pipeline.prepare(t2i(num_images_per_prompt=2))
+    ran = manager.run(slot, prepared.items)
+    assert len(ran.results) == 2 and ran.batch_sizes == (2,)  # one model call for both
+    assert ran.model_s > 0 and ran.queue_s >= 0

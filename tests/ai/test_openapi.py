@@ -25,7 +25,24 @@ def test_the_schema_names_ai_runners_operations_and_fields():
         "/image-to-image": "genImageToImage",
         "/upscale": "genUpscale",
         "/audio-to-text": "genAudioToText",
+        "/llm": "genLLM",
+        "/image-to-text": "genImageToText",
+        "/segment-anything-2": "genSegmentAnything2",
+        "/image-to-video": "genImageToVideo",
+        "/text-to-speech": "genTextToSpeech",
     }
+    llm = doc["components"]["schemas"]["LLMRequest"]
+    assert llm["required"] == ["messages"]
+    assert llm["properties"]["messages"]["items"] == {"$ref": "#/components/schemas/LLMMessage"}
+    assert doc["components"]["schemas"]["LLMResponse"]["required"] == [
+        "id", "model", "created", "usage", "choices"
+    ]  # fmt: skip
+    assert doc["components"]["schemas"]["Body_genImageToText"]["required"] == ["image"]
+    sam2 = doc["components"]["schemas"]["Body_genSegmentAnything2"]["properties"]
+    assert sam2["point_coords"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert sam2["multimask_output"]["default"] is True
+    i2v = doc["components"]["schemas"]["Body_genImageToVideo"]["properties"]
+    assert (i2v["fps"]["default"], i2v["num_inference_steps"]["default"]) == (6, 25)
     body = doc["components"]["schemas"]["TextToImageParams"]
     assert body["required"] == ["prompt"]
     assert body["properties"]["height"]["default"] == 576

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Kind = Literal["string", "integer", "number", "boolean", "file"]
+Kind = Literal["string", "integer", "number", "boolean", "file", "messages"]
 REQUIRED: Any = object()  # the default of a required field
 
 
@@ -37,6 +37,7 @@ class RouteSpec:
     multipart: bool
     fields: tuple[Field, ...]
     response: str  # a schema name in lpengine.ai.openapi
+    body_name: str = ""  # the body schema's name where ai-runner's is not the usual one
 
     @property
     def path(self) -> str:
@@ -44,6 +45,8 @@ class RouteSpec:
 
     @property
     def body_schema(self) -> str:
+        if self.body_name:
+            return self.body_name
         if self.multipart:
             return f"Body_{self.operation_id}"
         return "".join(p.capitalize() for p in self.pipeline.split("-")) + "Params"
@@ -82,6 +85,17 @@ ROUTES: dict[str, RouteSpec] = {
             Field("num_inference_steps", "integer", 100, "Denoising steps."),
             Field("num_images_per_prompt", "integer", 1, "Images to generate per prompt."),
         ), "ImageResponse"),
+        RouteSpec("image-to-video", "genImageToVideo", "Image To Video", True, (
+            Field("image", "file", description="Uploaded image to generate a video from."),
+            _MODEL_ID,
+            Field("height", "integer", 576, "The height in pixels of the generated video."),
+            Field("width", "integer", 1024, "The width in pixels of the generated video."),
+            Field("fps", "integer", 6, "The frames per second of the generated video."),
+            Field("motion_bucket_id", "integer", 127, "Conditions the amount of motion."),
+            Field("noise_aug_strength", "number", 0.02, "Noise added to the conditioning image."),
+            _SAFETY, _SEED,
+            Field("num_inference_steps", "integer", 25, "Denoising steps."),
+        ), "ImageResponse"),
         RouteSpec("upscale", "genUpscale", "Upscale", True, (
             Field("prompt", "string", description="Text prompt(s) to guide upscaled generation."),
             Field("image", "file", description="Uploaded image to upscale (4x)."),
@@ -96,6 +110,44 @@ ROUTES: dict[str, RouteSpec] = {
                   "true/1/sentence: segment timestamps; false/0: none; word: per word."),
             Field("metadata", "string", "{}", 'JSON with "duration" in seconds (optional).'),
         ), "TextResponse"),
+        RouteSpec("llm", "genLLM", "LLM", False, (
+            Field("messages", "messages", description="The chat: {role, content} objects, role "
+                  "system, user or assistant."),
+            Field("model", "string", "", "The model ID (selects the price and capacity)."),
+            Field("temperature", "number", 0.7, "Sampling temperature, 0..2 (0: greedy)."),
+            Field("max_tokens", "integer", None, "Most tokens to generate (the pricing unit; "
+                  "required by orchestrators)."),
+            Field("top_p", "number", 1.0, "Nucleus sampling mass, 0..1."),
+            Field("top_k", "integer", -1, "Top-k sampling (-1: off)."),
+            Field("stream", "boolean", False, "Server-sent events, one per piece of text."),
+        ), "LLMResponse", body_name="LLMRequest"),
+        RouteSpec("segment-anything-2", "genSegmentAnything2", "Segment Anything 2", True, (
+            Field("image", "file", description="Image to segment."),
+            _MODEL_ID,
+            Field("point_coords", "string", None, "JSON N x 2 array of point prompts (X, Y) in "
+                  "pixels."),
+            Field("point_labels", "string", None, "JSON array of N labels: 1 foreground, 0 "
+                  "background."),
+            Field("box", "string", None, "JSON box prompt [x1, y1, x2, y2] in pixels."),
+            Field("mask_input", "string", None, "JSON 1 x H x W low-resolution mask logits from a "
+                  "previous call."),
+            Field("multimask_output", "boolean", True, "Three masks for ambiguous prompts."),
+            Field("return_logits", "boolean", True, "Masks as logits rather than booleans."),
+            Field("normalize_coords", "boolean", True, "Coordinates are pixels (false: already "
+                  "in [0, 1])."),
+        ), "MasksResponse"),
+        RouteSpec("text-to-speech", "genTextToSpeech", "Text To Speech", False, (
+            _MODEL_ID,
+            Field("text", "string", "", "Text input for speech generation."),
+            Field("description", "string", "A male speaker delivers a slightly expressive and "
+                  "animated speech with a moderate speed and pitch.",
+                  "Description of the speaker's voice (Parler-TTS models)."),
+        ), "AudioResponse"),
+        RouteSpec("image-to-text", "genImageToText", "Image To Text", True, (
+            Field("image", "file", description="Uploaded image to transform with the pipeline."),
+            Field("prompt", "string", "", "Text prompt(s) to guide transformation."),
+            _MODEL_ID,
+        ), "ImageToTextResponse"),
     )
 }  # fmt: skip
 
@@ -141,6 +193,8 @@ def _convert(f: Field, raw: Any, form: bool) -> Any:
         return raw
     if isinstance(raw, bytes):
         raise ValueError(f"Input should be a valid {f.kind}", f"{f.kind}_type")
+    if f.kind == "messages":
+        return _messages(raw)
     if f.kind == "string":
         if not isinstance(raw, str):
             raise ValueError("Input should be a valid string", "string_type")
@@ -170,6 +224,19 @@ def _convert(f: Field, raw: Any, form: bool) -> Any:
         except ValueError:
             pass
     raise ValueError("Input should be a valid number", "float_parsing")
+
+
+def _messages(raw: Any) -> list[dict[str, str]]:
+    """LLMRequest.messages: a list of {"role": str, "content": str}."""
+    if not isinstance(raw, list):
+        raise ValueError("Input should be a valid list", "list_type")
+    for i, m in enumerate(raw):
+        if not (isinstance(m, dict) and isinstance(m.get("role"), str)
+                and isinstance(m.get("content"), str)):  # fmt: skip
+            raise ValueError(
+                f"messages[{i}]: expected an object with string role and content", "model_type"
+            )
+    return [{"role": m["role"], "content": m["content"]} for m in raw]
 
 
 _BOOLS = {"true": True, "1": True, "yes": True, "on": True,

@@ -6,7 +6,7 @@ as one model call and hands each item its own result. While a batch runs, new it
 under load batches fill without any wait (ai-runner runs one image at a time).
 
     batcher = Batcher(run, max_batch_size=8, max_wait_ms=5, name="text-to-image/sd")
-    futures = batcher.submit(items)  # concurrent.futures.Future per item
+    futures = batcher.submit(items)  # concurrent.futures.Future[Done] per item
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from lpengine.ai.pipelines.base import Item
@@ -24,6 +25,18 @@ from lpengine.ai.pipelines.base import Item
 log = logging.getLogger(__name__)
 
 RunBatch = Callable[[Sequence[Item]], list[Any]]
+
+
+@dataclass(frozen=True)
+class Done:
+    """An item's result and its batch: which (`batch`, counted from 1), how many items it
+    held, when it started (`time.perf_counter()`) and how long the model call took."""
+
+    result: Any
+    batch: int
+    size: int
+    started: float
+    model_s: float
 
 
 class Batcher:
@@ -39,14 +52,14 @@ class Batcher:
         self.batches = 0  # model calls made
         self.items = 0  # items run
         self._run = run
-        self._queue: deque[tuple[Item, Future[Any]]] = deque()
+        self._queue: deque[tuple[Item, Future[Done]]] = deque()
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name=f"batcher {name}", daemon=True)
         self._thread.start()
 
-    def submit(self, items: Sequence[Item]) -> list[Future[Any]]:
-        futures: list[Future[Any]] = [Future() for _ in items]
+    def submit(self, items: Sequence[Item]) -> list[Future[Done]]:
+        futures: list[Future[Done]] = [Future() for _ in items]
         with self._cond:
             if self._closed:
                 raise RuntimeError(f"{self.name} is unloaded")
@@ -66,7 +79,7 @@ class Batcher:
         if threading.current_thread() is not self._thread:
             self._thread.join()
 
-    def _take(self) -> list[tuple[Item, Future[Any]]] | None:
+    def _take(self) -> list[tuple[Item, Future[Done]]] | None:
         """The next batch (NOTE: under the condition), or None once closed."""
         while not self._queue and not self._closed:
             self._cond.wait()
@@ -96,13 +109,15 @@ class Batcher:
             live = [(item, f) for item, f in batch if f.set_running_or_notify_cancel()]
             if not live:
                 continue
+            started = time.perf_counter()
             try:
                 results = self._run([item for item, _ in live])
             except BaseException as err:  # every item of the batch fails with the cause
                 for _, future in live:
                     future.set_exception(err)
                 continue
+            model_s = time.perf_counter() - started
             self.batches += 1
             self.items += len(live)
             for (_, future), result in zip(live, results, strict=True):
-                future.set_result(result)
+                future.set_result(Done(result, self.batches, len(live), started, model_s))

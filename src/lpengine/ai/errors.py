@@ -65,6 +65,8 @@ def classify(err: BaseException, pipeline: str) -> Failure:
     """ai-runner's lookup: the exception's type first, then substrings, then the default."""
     if isinstance(err, AIError):
         return Failure(err.status, err.msg, oom=False)
+    if pipeline == "llm":  # ai-runner's llm route answers every failure alike
+        return Failure(500, "Internal server error during LLM processing.", oom=is_oom(err))
     if is_oom(err):
         if type(err).__name__ == "OutOfMemoryError" or isinstance(err, OutOfMemory):
             return Failure(500, OOM_MESSAGES.get(pipeline, "GPU out of memory."), oom=True)

@@ -63,5 +63,6 @@ def decode_image(data: bytes) -> Any:
 def png_data_url(image: Any) -> str:
     """`data:image/png;base64,…` of a PIL image."""
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    # NOTE: zlib level 1: a quarter to 8x faster than PIL's 6, about 10 % larger files.
+    image.save(buf, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -37,6 +37,17 @@ SOURCE = "ai"
 LIVE = "live-video-to-video"
 
 
+@dataclass(frozen=True)
+class Ran:
+    """A request's results and where its time went: waiting for the model (`queue_s`, from
+    submission to its first batch), in model calls (`model_s`, its batches summed)."""
+
+    results: list[Any]
+    queue_s: float
+    model_s: float
+    batch_sizes: tuple[int, ...]
+
+
 class NoCapacity(Exception):
     def __init__(self) -> None:
         super().__init__("insufficient capacity")
@@ -87,7 +98,7 @@ class ModelManager:
             elif (missing := _missing(models_dir, c.model_id)) is not None:
                 self.unsupported.append((c, missing))
             else:
-                batch, wait = _batching(c)
+                batch, wait = _batching(c) if PIPELINES[c.pipeline].batchable else (1, 0.0)
                 slot = ModelSlot(c, PIPELINES[c.pipeline], batch, wait)
                 self.slots[(c.pipeline, c.model_id)] = slot
         self._publish()
@@ -131,7 +142,8 @@ class ModelManager:
         slot = self.slots.get((pipeline, model_id))
         if slot is None:
             served = ", ".join(m for p, m in self.slots if p == pipeline) or "no model"
-            raise AIError(400, f"pipeline configured with {served} but called with {model_id}.")
+            end = "" if pipeline == "llm" else "."  # NOTE: ai-runner's llm text has no period
+            raise AIError(400, f"pipeline configured with {served} but called with {model_id}{end}")
         return slot
 
     def reserve(self, slot: ModelSlot) -> None:
@@ -148,10 +160,18 @@ class ModelManager:
             slot.last_used = time.monotonic()
         self._publish()
 
-    def run(self, slot: ModelSlot, items: Sequence[Item]) -> list[Any]:
+    def run(self, slot: ModelSlot, items: Sequence[Item]) -> Ran:
         """The items' results (blocking: loads the model if cold, then waits for its batches)."""
         batcher = self._ensure_loaded(slot)
-        return [f.result() for f in batcher.submit(items)]
+        submitted = time.perf_counter()
+        done = [f.result() for f in batcher.submit(items)]
+        batches = {d.batch: d for d in done}.values()
+        return Ran(
+            [d.result for d in done],
+            queue_s=max(0.0, min(d.started for d in done) - submitted),
+            model_s=sum(d.model_s for d in batches),
+            batch_sizes=tuple(d.size for d in batches),
+        )
 
     def _ensure_loaded(self, slot: ModelSlot) -> Batcher:
         with slot.lock:

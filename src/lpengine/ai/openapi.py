@@ -53,6 +53,75 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "chunks": {"type": "array", "items": {"$ref": _REF + "Chunk"}},
         },
     },
+    "ImageToTextResponse": {
+        "type": "object",
+        "title": "ImageToTextResponse",
+        "required": ["text"],
+        "properties": {"text": {"type": "string", "title": "Text"}},
+    },
+    "MediaURL": {
+        "type": "object",
+        "title": "MediaURL",
+        "required": ["url"],
+        "properties": {"url": {"type": "string", "title": "Url", "description": "The media."}},
+    },
+    "AudioResponse": {
+        "type": "object",
+        "title": "AudioResponse",
+        "required": ["audio"],
+        "properties": {"audio": {"$ref": _REF + "MediaURL"}},
+    },
+    "MasksResponse": {
+        "type": "object",
+        "title": "MasksResponse",
+        "required": ["masks", "scores", "logits"],
+        "properties": {
+            "masks": {"type": "string", "title": "Masks", "description": "The masks."},
+            "scores": {"type": "string", "title": "Scores", "description": "Their scores."},
+            "logits": {"type": "string", "title": "Logits", "description": "Low-res logits."},
+        },
+    },
+    "LLMMessage": {
+        "type": "object",
+        "title": "LLMMessage",
+        "required": ["role", "content"],
+        "properties": {
+            "role": {"type": "string", "title": "Role"},
+            "content": {"type": "string", "title": "Content"},
+        },
+    },
+    "LLMTokenUsage": {
+        "type": "object",
+        "title": "LLMTokenUsage",
+        "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
+        "properties": {
+            name: {"type": "integer", "title": name.replace("_", " ").title()}
+            for name in ("prompt_tokens", "completion_tokens", "total_tokens")
+        },
+    },
+    "LLMChoice": {
+        "type": "object",
+        "title": "LLMChoice",
+        "required": ["index"],
+        "properties": {
+            "index": {"type": "integer", "title": "Index"},
+            "finish_reason": {"type": "string", "title": "Finish Reason", "default": ""},
+            "delta": {"$ref": _REF + "LLMMessage"},
+            "message": {"$ref": _REF + "LLMMessage"},
+        },
+    },
+    "LLMResponse": {
+        "type": "object",
+        "title": "LLMResponse",
+        "required": ["id", "model", "created", "usage", "choices"],
+        "properties": {
+            "id": {"type": "string", "title": "Id"},
+            "model": {"type": "string", "title": "Model"},
+            "created": {"type": "integer", "title": "Created"},
+            "usage": {"$ref": _REF + "LLMTokenUsage"},
+            "choices": {"type": "array", "items": {"$ref": _REF + "LLMChoice"}},
+        },
+    },
     "APIError": {
         "type": "object",
         "title": "APIError",
@@ -87,6 +156,8 @@ def _property(f: Field) -> dict[str, Any]:
     title = " ".join(w.capitalize() for w in f.name.split("_"))
     if f.kind == "file":
         prop: dict[str, Any] = {"type": "string", "format": "binary"}
+    elif f.kind == "messages":
+        prop = {"type": "array", "items": {"$ref": _REF + "LLMMessage"}}
     elif f.default is None:
         prop = {"anyOf": [{"type": f.kind}, {"type": "null"}], "default": None}
     else:

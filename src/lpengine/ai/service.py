@@ -34,6 +34,8 @@ class AIJob:
     prepared: Prepared
     slot: ModelSlot
     done: bool = False
+    queue_s: float = 0.0  # once run: waiting for the model (ModelManager.run)
+    model_s: float = 0.0  # once run: in model calls
 
 
 class JobFailed(Exception):
@@ -66,7 +68,7 @@ class AIService:
         """Raises CredentialsError (403), AIError (400/413/415), NoCapacity (503),
         PaymentError (400) or InternalError (500)."""
         self._check_credentials(creds, payment.sender)
-        slot = self.manager.slot(pipeline, params.get("model_id", ""))
+        slot = self.manager.slot(pipeline, params.get("model_id", params.get("model", "")))
         prepared = slot.pipeline.prepare(params)
         self.manager.reserve(slot)
         key = f"{int(slot.pipeline.capability)}_{slot.config.model_id}"
@@ -85,8 +87,9 @@ class AIService:
         job.done = True
         start = time.perf_counter()
         try:
-            results = self.manager.run(job.slot, job.prepared.items)
-            body = job.slot.pipeline.respond(job.prepared, results)
+            ran = self.manager.run(job.slot, job.prepared.items)
+            job.queue_s, job.model_s = ran.queue_s, ran.model_s
+            body = job.slot.pipeline.respond(job.prepared, ran.results)
         except Exception as err:
             failure = classify(err, job.pipeline)
             log.log(logging.WARNING if failure.status < 500 else logging.ERROR,

@@ -456,6 +456,14 @@ def build(argv: list[str] | None = None) -> Options:
 
 def parse(argv: list[str] | None = None) -> Options:
     """`build`, exiting with code 2 and the message on a bad option (as argparse does)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "--demo" in argv:  # lpengine only: serve lpengine.testing's tiny models (issue 7)
+        from lpengine.testing.demo import demo_argv
+
+        try:
+            argv = demo_argv(argv)
+        except ValueError as err:
+            _exit(str(err))
     try:
         return build(argv)
     except OptionError as err:

@@ -1,11 +1,12 @@
-"""Writes tiny random-weight diffusion models into a models folder in Hugging Face cache layout:
+"""Writes tiny random-weight models into a models folder in Hugging Face cache layout:
 `<root>/models--<org>--<name>/refs/main` (the revision) and `snapshots/<revision>/<files>`.
 
 The architectures are the real ones (UNet2DConditionModel, AutoencoderKL, CLIPTextModel with a
 CLIPTokenizer whose vocabulary is written here, DDIM/DDPM schedulers), only a few thousand
 parameters wide, so diffusers' AutoPipelineForText2Image / Image2Image and
-StableDiffusionUpscalePipeline load them exactly as they load Stable Diffusion. Weights are drawn
-from a fixed seed: the same folder is written on every machine.
+StableDiffusionUpscalePipeline load them exactly as they load Stable Diffusion; the
+transformers families (BLIP, a Llama, SAM2, VITS) are in `tiny_transformers`. Weights are drawn from
+fixed seeds: the same folders are written on every machine.
 """
 
 from __future__ import annotations
@@ -20,7 +21,21 @@ from typing import Any
 REVISION = "0" * 39 + "1"
 TINY_SD = "lpengine-testing/tiny-sd"
 TINY_UPSCALER = "lpengine-testing/tiny-upscaler"
-TINY_MODELS = {"text-to-image": TINY_SD, "image-to-image": TINY_SD, "upscale": TINY_UPSCALER}
+TINY_BLIP = "lpengine-testing/tiny-blip"
+TINY_LLM = "lpengine-testing/tiny-llm"
+TINY_SAM2 = "lpengine-testing/tiny-sam2"
+TINY_SVD = "lpengine-testing/tiny-svd"
+TINY_TTS = "lpengine-testing/tiny-vits"
+TINY_MODELS = {
+    "text-to-image": TINY_SD,
+    "image-to-image": TINY_SD,
+    "upscale": TINY_UPSCALER,
+    "image-to-text": TINY_BLIP,
+    "llm": TINY_LLM,
+    "segment-anything-2": TINY_SAM2,
+    "image-to-video": TINY_SVD,
+    "text-to-speech": TINY_TTS,
+}
 _SEED = 0
 _TEXT_DIM = 32
 
@@ -40,9 +55,15 @@ def write_tiny_models(root: Path) -> dict[str, str]:
     """Writes every tiny model under `root` (skipping those already there); returns
     pipeline -> model_id."""
     root = Path(root)
-    for model_id, write in ((TINY_SD, _write_tiny_sd), (TINY_UPSCALER, _write_tiny_upscaler)):
+    from lpengine.testing import tiny_transformers as tt
+
+    writers = ((TINY_SD, _write_tiny_sd), (TINY_UPSCALER, _write_tiny_upscaler),
+               (TINY_BLIP, tt.write_tiny_blip), (TINY_LLM, tt.write_tiny_llm),
+               (TINY_SAM2, tt.write_tiny_sam2), (TINY_SVD, _write_tiny_svd),
+               (TINY_TTS, tt.write_tiny_vits))  # fmt: skip
+    for model_id, write in writers:
         snapshot = hf_snapshot_dir(root, model_id)
-        if not (snapshot / "model_index.json").exists():
+        if not (snapshot / "model_index.json").exists() and not (snapshot / "config.json").exists():
             write(snapshot)
     return dict(TINY_MODELS)
 
@@ -129,8 +150,9 @@ def _write_tiny_sd(snapshot: Path) -> None:
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
         set_alpha_to_one=False, steps_offset=1,
     )  # fmt: skip
+    # NOTE: four VAE blocks: latents are 1/8 of the image, as Stable Diffusion's (64x64 -> 8x8).
     pipe = StableDiffusionPipeline(
-        unet=_unet(4), vae=_vae(2), text_encoder=_text_encoder(),
+        unet=_unet(4), vae=_vae(4), text_encoder=_text_encoder(),
         tokenizer=_tokenizer(snapshot / "tokenizer"), scheduler=scheduler,
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )  # fmt: skip
@@ -153,5 +175,43 @@ def _write_tiny_upscaler(snapshot: Path) -> None:
         unet=_unet(7, class_embed_type=None, num_class_embeds=None),
         low_res_scheduler=DDPMScheduler(), scheduler=DDIMScheduler(prediction_type="v_prediction"),
         max_noise_level=350,
+    )  # fmt: skip
+    pipe.save_pretrained(str(snapshot))
+
+
+def _write_tiny_svd(snapshot: Path) -> None:
+    """StableVideoDiffusionPipeline: a spatio-temporal UNet over 25 frames, a temporal-decoder
+    VAE with SD's 1/8 latents, and a CLIP vision encoder at 224 px (the size the pipeline
+    resizes to) with 32 px patches, so it stays tiny."""
+    import torch
+
+    d = _diffusers()
+    transformers: Any = importlib.import_module("transformers")
+    torch.manual_seed(_SEED + 2)
+    unet = d.UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=8,
+        out_channels=4, num_frames=25, cross_attention_dim=32, num_attention_heads=(2, 4),
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        projection_class_embeddings_input_dim=96, addition_time_embed_dim=32,
+    )  # fmt: skip
+    vae = d.AutoencoderKLTemporalDecoder(
+        block_out_channels=[32, 32, 32, 64], in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=["DownEncoderBlock2D"] * 4,
+    )  # fmt: skip
+    vision = transformers.CLIPVisionConfig(
+        hidden_size=32, projection_dim=32, num_hidden_layers=2, num_attention_heads=4,
+        image_size=224, intermediate_size=37, patch_size=32,
+    )  # fmt: skip
+    scheduler = d.EulerDiscreteScheduler(
+        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+        interpolation_type="linear", prediction_type="v_prediction", sigma_max=700.0,
+        sigma_min=0.002, steps_offset=1, timestep_spacing="leading",
+        timestep_type="continuous", use_karras_sigmas=True,
+    )  # fmt: skip
+    pipe = d.StableVideoDiffusionPipeline(
+        vae=vae, image_encoder=transformers.CLIPVisionModelWithProjection(vision), unet=unet,
+        scheduler=scheduler,
+        feature_extractor=transformers.CLIPImageProcessor(crop_size=224, size=224),
     )  # fmt: skip
     pipe.save_pretrained(str(snapshot))

@@ -41,6 +41,7 @@ class Prepared:
 class Pipeline(ABC):
     name: ClassVar[str]
     capability: ClassVar[int]
+    batchable: ClassVar[bool] = True  # False: each request runs alone whatever the flags say
 
     def __init__(self, folder: Path, device: str) -> None:
         self.folder = folder
