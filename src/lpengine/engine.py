@@ -1,7 +1,9 @@
 """Engine: the embeddable object every host (and the server) talks to.
 
 It owns the machine's resources and everything a gateway can ask for; workloads (transcoding,
-AI, live, BYOC) attach to it as they are built. A host process uses it directly:
+AI, live, BYOC) attach to it as they are built. What every paid call checks and charges is
+`paid_calls.PaidCalls`, the transcoding work `segment_work.SegmentWork`; Engine is made of
+both. A host process uses it directly:
 
     with lpengine.Engine() as engine:
         info = engine.get_orchestrator(OrchestratorRequest())
@@ -11,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable, Sequence
-from fractions import Fraction
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any
@@ -27,42 +27,20 @@ from lpengine.byoc.stream import ByocStreams
 from lpengine.capabilities import capability_name
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.config import EngineConfig
-from lpengine.discovery import Discovery, OrchestratorInfo, OrchestratorRequest, QuoteError
+from lpengine.discovery import Discovery, OrchestratorInfo, OrchestratorRequest
 from lpengine.live.streams import LiveStreams
 from lpengine.live.trickle import TrickleServer
 from lpengine.media import codecs
-from lpengine.media.profile import VideoProfile
-from lpengine.media.session import OrchestratorBusy, TranscodeSessions
+from lpengine.media.session import TranscodeSessions
 from lpengine.media.store import RenditionStore
-from lpengine.media.transcode import Clip, TranscodeError, TranscodeResult, transcode_segment
 from lpengine.metrics import Metrics
-from lpengine.payment import (
-    MAX_SEGMENT_DURATION_MS,
-    CredentialsError,
-    InternalError,
-    Payment,
-    PaymentError,
-    SegmentCredentials,
-)
-from lpengine.pm.address import checksum, to_address
-from lpengine.pm.errors import INSUFFICIENT_BALANCE
-from lpengine.pm.store import StoreError
 from lpengine.price_feed_watcher import PriceFeedWatcher
 from lpengine.pricing import Price, PriceBook, PriceInfo
-from lpengine.segment import (
-    MISMATCHED_SEGMENTS,
-    SegmentJob,
-    SegmentResult,
-    StoredRendition,
-    rendition_key,
-    rendition_url,
-    signed_digest_message,
-)
+from lpengine.segment_work import SegmentWork
 from lpengine.sessions import (
     DEFAULT_MAX_SESSIONS,
     SESSION_IDLE_S,
     MaxSessions,
-    OrchestratorCapped,
     Sessions,
 )
 
@@ -77,7 +55,7 @@ def node_version() -> str:
         return "0.0.0"
 
 
-class Engine:
+class Engine(SegmentWork):
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config = config or EngineConfig()
         self._closed = False
@@ -199,14 +177,6 @@ class Engine:
         """GetOrchestrator: raises DiscoveryError with the text gateways see."""
         return self.discovery.get_orchestrator(request)
 
-    def sign(self, message: bytes) -> bytes:
-        """The node's signature over keccak256(message) (EIP-191, 65 bytes).
-
-        NOTE: off-chain there is no ETH key and go-livepeer signs with an empty signature
-        (protocol.md §6).
-        """
-        return self.billing.sign(message) if self.billing is not None else b""
-
     def ping(self, value: bytes) -> bytes:
         """Ping: the reply value is the node's signature over the request value."""
         return self.sign(value)
@@ -218,184 +188,6 @@ class Engine:
         self.transcodes.end(token.session_id)
         if self.sessions.end(token.session_id):
             log.info("ended session %s", token.session_id)
-
-    def check_segment_credentials(
-        self, creds: SegmentCredentials, sender: bytes = b""
-    ) -> AuthToken:
-        """The checks every paid call makes on Livepeer-Segment (protocol.md §4.2, steps 2-6);
-        `sender` is the payment's, who must have signed the segment when payments are on."""
-        if not 0 <= creds.duration_ms <= MAX_SEGMENT_DURATION_MS:
-            raise CredentialsError("invalid duration")
-        # NOTE: off-chain the signature is not checked (go treats every one as valid there).
-        if self.billing is not None and not self.billing.verify_segment(creds, sender):
-            raise CredentialsError("ErrSegSig")
-        wanted = creds.capabilities
-        if wanted is not None and not wanted.compatible_with(self.capabilities.advertised()):
-            raise CredentialsError("incompatible capabilities")
-        try:
-            token = self.tokens.check(creds.auth_token)
-            self.sessions.check_capacity(token.session_id)
-        except (AuthTokenError, OrchestratorCapped) as err:
-            raise CredentialsError(str(err)) from None
-        return token
-
-    def process_payment(self, payment: Payment, balance_key: str) -> None:
-        """Credits `payment` to (its sender, `balance_key`); raises PaymentError with go's text
-        if any ticket is refused (the good ones before it stay credited, as in go).
-
-        Off-chain the only acceptable payment is the empty one the SDK sends; go would ignore
-        tickets silently, lpengine refuses them so that a misconfigured gateway learns its
-        tickets are worth nothing here. Raises StoreError when winning tickets cannot be
-        written (nothing is acknowledged then).
-        """
-        if self.billing is None:
-            if payment.is_empty:
-                return
-            raise PaymentError(
-                f"payment refused for {balance_key or 'this session'}: this orchestrator runs "
-                "off-chain and cannot redeem tickets; send an empty Livepeer-Payment header"
-            )
-        outcome = self.billing.process(payment, balance_key)
-        m = self.metrics
-        if outcome.credited_tickets:
-            m.inc("lpengine_tickets_total", "Tickets received.", outcome.credited_tickets,
-                  result="credited")  # fmt: skip
-        if refused := outcome.tickets - outcome.credited_tickets:
-            m.inc("lpengine_tickets_total", "Tickets received.", refused, result="refused")
-        if outcome.winning_tickets:
-            m.inc("lpengine_winning_tickets_total", "Winning tickets queued for redemption.",
-                  outcome.winning_tickets)  # fmt: skip
-        if outcome.error is not None:
-            raise PaymentError(outcome.error)
-
-    def check_balance(self, payment: Payment, balance_key: str) -> None:
-        """go's step before paid work (protocol.md §4.2 step 9): with a non-zero expected price
-        the balance must hold one ticket's EV, else PaymentError('Insufficient balance')."""
-        price = payment.expected_price
-        if self.billing is None or price is None or price.price_per_unit <= 0:
-            return
-        sender = to_address(payment.sender)
-        if not self.billing.receiver.sufficient_balance(sender, balance_key):
-            raise PaymentError(INSUFFICIENT_BALANCE)
-
-    def receive_payment(self, payment: Payment, creds: SegmentCredentials) -> OrchestratorInfo:
-        """POST /payment: checks the credentials, takes the payment into the balance of
-        `SegData.manifestId`, returns refreshed info with new ticket params.
-
-        Raises CredentialsError (403), PaymentError (400) or InternalError (500). The info
-        keeps the gateway's original auth token: new tokens come only from GetOrchestrator.
-        """
-        token = self.check_segment_credentials(creds, payment.sender)
-        info = self._refreshed_info(payment, creds, token)
-        self._take_payment(payment, manifest_key(creds.manifest_id))
-        return info
-
-    def accept_segment(self, payment: Payment, creds: SegmentCredentials) -> SegmentJob:
-        """POST /segment before its upload is read (protocol.md §4.2 steps 2-9): credentials,
-        refreshed info, the payment into the balance of the session (`auth_token.session_id`),
-        and with a price the balance check. Raises as `receive_payment`."""
-        token = self.check_segment_credentials(creds, payment.sender)
-        info = self._refreshed_info(payment, creds, token)
-        self._take_payment(payment, token.session_id)
-        self.check_balance(payment, token.session_id)
-        return SegmentJob(creds, payment, token, info)
-
-    def accept_live(self, payment: Payment, creds: SegmentCredentials, manifest_id: str) -> None:
-        """POST /live-video-to-video steps 5-7 (protocol.md §4.6): credentials, the initial
-        payment into the stream's balance (key: its manifest id), the balance check. Raises as
-        `receive_payment`."""
-        self.check_segment_credentials(creds, payment.sender)
-        self._take_payment(payment, manifest_id)
-        self.check_balance(payment, manifest_id)
-
-    def live_debit(self, payment: Payment) -> Callable[[str, int], Fraction] | None:
-        """How a live stream started with `payment` pays for its time; None when unpriced."""
-        price, billing = payment.expected_price, self.billing
-        if billing is None or price is None or price.price_per_unit <= 0:
-            return None
-        return lambda key, units: billing.debit(payment.sender, key, units, price)
-
-    def run_segment(self, job: SegmentJob, segment: bytes) -> SegmentResult:
-        """POST /segment after its upload passed `job.check_body` (steps 14-15): transcodes,
-        stores the renditions for /stream/, debits the encoded pixels, signs the result.
-
-        Never raises for the segment: failures are the result's `error` (LPMS's text). Blocking
-        and CPU-heavy, as `transcode`.
-        """
-        seq, session, creds = job.creds.seq, job.session_id, job.creds
-        try:
-            self.transcodes.prune(self.sessions.is_open)
-            self.sessions.open(session)  # NOTE: a new session over the limit fails here (go)
-            if creds.profiles_error:
-                raise ValueError(creds.profiles_error)
-            clip = Clip(creds.clip_from_ms, creds.clip_to_ms)
-            stream = self.transcodes.get(session)
-            out = stream.transcode(segment, job.profiles, clip=clip, reset=creds.force_reinit)
-            if len(out.renditions) != len(job.profiles):
-                raise TranscodeError(MISMATCHED_SEGMENTS, f"{len(out.renditions)} outputs")
-        except (OrchestratorCapped, OrchestratorBusy, TranscodeError, ValueError) as err:
-            why = err.describe() if isinstance(err, TranscodeError) else str(err)
-            log.warning("segment %d of session %s not transcoded: %s", seq, session, why)
-            self.metrics.inc("lpengine_segments_total", "Segments transcoded.", result="failed")
-            return SegmentResult(seq, job.info, error=str(err))
-        stored = []
-        for profile, rendition in zip(job.profiles, out.renditions, strict=True):
-            self.renditions.put(rendition_key(session, profile, seq), rendition.data)
-            url = rendition_url(self.config.service_uri, session, profile, seq)
-            stored.append(StoredRendition(url, rendition.pixels))
-        self._debit(job.payment, session, out.encoded_pixels)
-        self.sessions.open(session)  # its last use is now: idle time counts from here
-        self.metrics.inc("lpengine_segments_total", "Segments transcoded.", result="ok")
-        sig = self.sign(signed_digest_message(out.renditions))
-        return SegmentResult(seq, job.info, tuple(stored), sig)
-
-    def _refreshed_info(
-        self, payment: Payment, creds: SegmentCredentials, token: AuthToken
-    ) -> OrchestratorInfo:
-        """Info with fresh ticket params at the session's price, and the gateway's own token."""
-        try:
-            return self.discovery.info(
-                payment.sender, creds.capabilities, token, session=token.session_id
-            )
-        except QuoteError as err:
-            log.error("cannot refresh the orchestrator info for %s: %s", _who(payment), err)
-            raise InternalError("Internal Server Error") from err
-
-    def _take_payment(self, payment: Payment, balance_key: str) -> None:
-        try:
-            self.process_payment(payment, balance_key)
-        except PaymentError as err:
-            self.metrics.inc("lpengine_payments_total", "Payments received.", result="refused")
-            log.warning("payment refused from %s: %s", _who(payment), err)
-            raise
-        except StoreError as err:
-            log.error("payment from %s not taken: %s", _who(payment), err)
-            raise InternalError("Internal Server Error") from err
-        self.metrics.inc("lpengine_payments_total", "Payments received.", result="accepted")
-
-    def _debit(self, payment: Payment, balance_key: str, pixels: int) -> None:
-        """Work done, paid for at the session's price (go's DebitFees); nothing off-chain."""
-        price = payment.expected_price
-        if self.billing is None or price is None or price.price_per_unit <= 0 or pixels <= 0:
-            return
-        left = self.billing.debit(payment.sender, balance_key, pixels, price)
-        log.debug("debited %d pixels from %s/%s: %s wei left", pixels, _who(payment),
-                  balance_key, left)  # fmt: skip
-
-    def balance(self, sender: bytes, balance_key: str) -> dict[str, str | float | None]:
-        """A sender's credit under one balance key and the price it pinned (operators)."""
-        if self.billing is None:
-            raise ValueError("there are no balances off-chain (-network offchain)")
-        return self.billing.describe_balance(sender, balance_key)
-
-    def transcode(self, segment: bytes, profiles: Sequence[VideoProfile]) -> TranscodeResult:
-        """One segment (MPEG-TS or MP4 bytes) to one rendition per profile, in their order.
-
-        Blocking and CPU-heavy (decode, native resize, one encoder thread per rendition): call
-        it from a worker thread (`run_in_threadpool`), never on an event loop. Raises ValueError
-        naming the field for bad profiles, TranscodeError (LPMS's text) for a bad segment.
-        """
-        return transcode_segment(segment, profiles, encoders=self.codecs.encoders)
 
     # --- what operators change --------------------------------------------------------------
 
@@ -528,13 +320,3 @@ class Engine:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def manifest_key(manifest_id: bytes) -> str:
-    """The balance key of a `SegData.manifestId` (go: the bytes as a string). Bytes that are not
-    UTF-8 stay distinct (backslash escapes) and storable."""
-    return manifest_id.decode("utf-8", "backslashreplace")
-
-
-def _who(payment: Payment) -> str:
-    return checksum(to_address(payment.sender)) if payment.sender else "an unnamed sender"
