@@ -35,6 +35,10 @@ bench:
 	$(PY) -m bench.ops.bench_convert
 	$(PY) -m bench.serve.bench_discovery
 	$(PY) -m bench.pm.bench_validate
+	$(PY) -m bench.pipelines.bench_transcode
+	$(PY) -m bench.pipelines.bench_live
+	$(PY) -m bench.pipelines.bench_batching
+	$(PY) -m bench.byoc.bench_forward
 
 # Regenerate src/lpengine/net/ from proto/lp_rpc.proto (grpcio-tools pinned in the [test] extra).
 proto:
