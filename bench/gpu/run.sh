@@ -40,4 +40,19 @@ $PY -m pytest -p no:cacheprovider -q tests/media/test_session.py >"$OUT/media-te
 if command -v ffmpeg >/dev/null; then
   $PY -m bench.pipelines.bench_transcode --iterations 3 | tee "$OUT/bench_transcode.jsonl"
 fi
+# Batch AI (#7): the image has torch; diffusers, transformers and Pillow it may lack, and then
+# bench_ai prints a "skipped" line and the AI tests are skipped with that message. bench_ai:
+# the tiny text-to-image model in float16 batched vs one at a time, eager and with each compile
+# flag, and the video frames' yuv420p on the device vs the host.
+if $PY -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+  $PY -m bench.gpu.bench_ai --iterations 20 --compile | tee "$OUT/bench_ai.jsonl" || tests=1
+  if $PY -c "import diffusers, transformers, PIL" 2>/dev/null; then
+    $PY -m pytest -p no:cacheprovider -rs -q tests/ai/test_runtime.py >"$OUT/ai-tests.txt" 2>&1 || tests=1
+    tail -5 "$OUT/ai-tests.txt"
+  else
+    echo "AI tests skipped: diffusers, transformers or Pillow does not import" | tee "$OUT/ai-tests.txt"
+  fi
+else
+  echo "AI GPU checks skipped: torch does not import or has no CUDA" | tee "$OUT/bench_ai.jsonl"
+fi
 exit $tests

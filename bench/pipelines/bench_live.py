@@ -8,9 +8,13 @@ Two records, one run:
   synthetic 512x512 30 fps H.264 clip (a textured scroll with moving blocks), CPU time and wall
   time per frame, timed round-robin. lpengine: PyAV decode to yuv420p, one native cover-resize +
   conversion to float RGB, `noop`, the session's reused-buffer conversion back, x264 through
-  `LiveEncoder`. The reference runner's approach (ai-runner's): PyAV decode to rgb24 numpy, a
-  float torch tensor / 255, `noop`, * 255 clamped to bytes, a PIL image, `VideoFrame.from_image`,
-  the same x264 settings, after PyAV's conversion to yuv420p. Torch gets one thread, as a
+  `LiveEncoder`. The reference runner's approach, as livepeer/ai-runner's live
+  `trickle/decoder.py` and `trickle/encoder.py` do it: PyAV decode, `frame.to_image()` (a PIL
+  RGB image; no crop or resize at 512x512), `np.array(image).astype(np.float32) / 255.0`,
+  `torch.tensor(...)` (a copy) unsqueezed, `noop`, `(tensor * 255).byte().cpu().numpy()` (no
+  clamp), `Image.fromarray`, `VideoFrame.from_image`, libx264 with ai-runner's options
+  (`superfast`, `zerolatency`, `forced-idr`, no B-frames: lpengine's too), after PyAV's
+  conversion to yuv420p (timed with the conversion out). Torch gets one thread, as a
   stream's frame loop has; with its default pool on a shared 2-core machine its element-wise ops
   took tens of ms a frame, which would flatter lpengine. CPU time is taken per stage (decode,
   convert in, pipeline, convert out, encode): the whole path and the conversions, where the
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import torch
 from PIL import Image
 
@@ -114,7 +119,7 @@ def lpengine_path(clip: bytes) -> Stages:
 
 
 def reference_path(clip: bytes) -> Stages:
-    """ai-runner's way: rgb24 numpy -> float tensor -> noop -> bytes -> PIL -> VideoFrame."""
+    """ai-runner's way: PIL image -> float numpy -> tensor -> noop -> bytes -> PIL -> VideoFrame."""
     sink, pipeline = NullSink(), NoopPipeline({})
     out = av.open(sink, "w", format="mpegts", container_options={"flush_packets": "1"})
     stream = out.add_stream("libx264", rate=FPS)
@@ -125,12 +130,12 @@ def reference_path(clip: bytes) -> Stages:
     with av.open(io.BytesIO(clip), format="mpegts") as container:
         for frame in container.decode(video=0):
             t.lap("decode")
-            rgb = frame.to_ndarray(format="rgb24")
-            tensor = torch.from_numpy(rgb).float().div(255.0).unsqueeze(0)
+            image = frame.to_image()  # NOTE: ai-runner's decode_av, step by step
+            tensor = torch.tensor(np.array(image).astype(np.float32) / 255.0).unsqueeze(0)
             t.lap("convert_in")
             result = pipeline.process(tensor)  # type: ignore[arg-type]  # noop: any array
             t.lap("pipeline")
-            back = (result[0] * 255.0).clamp(0, 255).to(torch.uint8).numpy()
+            back = (result.squeeze(0) * 255).byte().cpu().numpy()  # encode_av's conversion
             # NOTE: the encoder would convert RGB to yuv420p itself; done here, it is timed
             # as the conversion it is.
             vf = av.VideoFrame.from_image(Image.fromarray(back)).reformat(format="yuv420p")

@@ -123,6 +123,7 @@ class Engine(SegmentWork):
         self.transcodes.encoders = self.codecs.encoders  # NVENC where it encoded, else software
         self.capabilities.publish("transcoding", codecs.transcoding_offer(self.codecs))
         self.live = LiveStreams(self.trickle, self.capabilities, config.service_uri)
+        self.live.load_models(config.models_dir, config.ai_models)  # in a background thread
         # NOTE: go-livepeer's default; the transcoding workload will report its measured capacity.
         self.sessions.set_auto_capacity("transcoding", DEFAULT_MAX_SESSIONS)
         # Batch AI: models from -aiModels in -aiModelsDir; warm ones load now (seconds to minutes).

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from lpengine.ai.model_dir import snapshot_dir
-from lpengine.live.diffusion import StreamDiffusionPipeline
+from lpengine.live.diffusion import StreamDiffusionModel, StreamDiffusionPipeline
 from lpengine.live.streams import LiveStreams
 from lpengine.testing.tiny_models import TINY_SD
 from tests.ai.models import models_dir
@@ -32,8 +32,13 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pipe(folder: Path) -> StreamDiffusionPipeline:
-    return StreamDiffusionPipeline(folder, {"width": SIZE, "height": SIZE, "prompt": "a cat"})
+def model(folder: Path) -> StreamDiffusionModel:
+    return StreamDiffusionModel(folder)
+
+
+@pytest.fixture(scope="module")
+def pipe(model: StreamDiffusionModel) -> StreamDiffusionPipeline:
+    return StreamDiffusionPipeline(model, {"width": SIZE, "height": SIZE, "prompt": "a cat"})
 
 
 def frame(seed: int) -> np.ndarray:
@@ -67,7 +72,7 @@ def test_frames_are_in_flight_for_steps_minus_one_calls_with_one_unet_pass_each(
 
 
 def test_updates_apply_in_place_and_change_the_output(pipe):
-    unet = pipe._pipe.unet
+    unet = pipe.model.pipe.unet
     pipe.update(pipe.validate({"num_inference_steps": 1, "strength": 0.5, "seed": 3}))
     base = pipe.process(frame(9))
     outputs = []
@@ -82,7 +87,7 @@ def test_updates_apply_in_place_and_change_the_output(pipe):
     assert same(pipe.process(frame(9)), base)  # cached embeddings, the same noise again
     for change, out in zip(("prompt", "seed", "strength"), outputs, strict=True):
         assert not same(out, base), change
-    assert pipe._pipe.unet is unet and {"a cat", "a dog"} <= set(pipe._embeddings)
+    assert pipe.model.pipe.unet is unet and {"a cat", "a dog"} <= set(pipe.model.embeddings)
 
 
 @pytest.mark.parametrize(
@@ -103,8 +108,8 @@ def test_bad_params_are_refused_and_the_running_params_kept(pipe, params, why):
     assert pipe.params == before
 
 
-def test_a_live_stream_runs_through_the_diffusion_pipeline(folder):
-    factory = functools.partial(StreamDiffusionPipeline, folder)
+def test_a_live_stream_runs_through_the_diffusion_pipeline(model):
+    factory = functools.partial(StreamDiffusionPipeline, model)
     started: list[int] = []
 
     async def body(node: Node) -> None:

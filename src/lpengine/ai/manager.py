@@ -9,8 +9,10 @@ the route's out-of-memory 500. Out-of-memory while running unloads the model (it
 released; the next request loads it again). Every change republishes the offer "ai" in the
 capability registry: per model warm (loaded), capacity (free slots) and capacityInUse.
 
-Batching per model comes from the entry's `optimization_flags`: `max_batch_size` (default 1:
-one request at a time, as ai-runner) and `max_wait_ms` (default 0: batch only what is queued).
+Batching and runtime options per model come from the entry's `optimization_flags`
+(`lpengine.ai.runtime`): `max_batch_size` (default 1: one request at a time, as ai-runner),
+`max_wait_ms` (default 0: batch only what is queued), the dtype and the compilers. An entry
+with a bad flag is not advertised (in `unsupported`, naming the flag).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from lpengine.ai.errors import AIError, OutOfMemory, is_oom
 from lpengine.ai.model_config import AIModelConfig
 from lpengine.ai.model_dir import ModelNotFound, snapshot_dir, weights_bytes
 from lpengine.ai.pipelines import PIPELINES, Item, Pipeline
+from lpengine.ai.runtime import Optimizations, optimize, parse_flags
 from lpengine.capability_registry import CapabilityRegistry, ModelOffer, Offer
 
 log = logging.getLogger(__name__)
@@ -57,8 +60,8 @@ class NoCapacity(Exception):
 class ModelSlot:
     config: AIModelConfig
     pipeline: type[Pipeline]
-    max_batch_size: int = 1
-    max_wait_ms: float = 0.0
+    options: Optimizations = field(default_factory=Optimizations)
+    applied: tuple[str, ...] = ()  # the compilers applied when it was loaded
     in_use: int = 0
     model: Pipeline | None = None
     batcher: Batcher | None = None
@@ -70,6 +73,14 @@ class ModelSlot:
     @property
     def name(self) -> str:
         return f"{self.config.pipeline}/{self.config.model_id}"
+
+    @property
+    def max_batch_size(self) -> int:
+        return self.options.max_batch_size if self.pipeline.batchable else 1
+
+    @property
+    def max_wait_ms(self) -> float:
+        return self.options.max_wait_ms if self.pipeline.batchable else 0.0
 
 
 class ModelManager:
@@ -98,8 +109,12 @@ class ModelManager:
             elif (missing := _missing(models_dir, c.model_id)) is not None:
                 self.unsupported.append((c, missing))
             else:
-                batch, wait = _batching(c) if PIPELINES[c.pipeline].batchable else (1, 0.0)
-                slot = ModelSlot(c, PIPELINES[c.pipeline], batch, wait)
+                try:
+                    options = parse_flags(c.optimization_flags, f"aiModels {c.model_id}")
+                except ValueError as err:
+                    self.unsupported.append((c, str(err)))
+                    continue
+                slot = ModelSlot(c, PIPELINES[c.pipeline], options)
                 self.slots[(c.pipeline, c.model_id)] = slot
         self._publish()
 
@@ -181,7 +196,10 @@ class ModelManager:
             self._make_room(weights_bytes(folder), slot)
             start = time.perf_counter()
             try:
-                model = slot.pipeline(folder, self.device)
+                model = slot.pipeline(folder, self.device, slot.options)
+                slot.applied = tuple(
+                    optimize(model.compile_targets(), self.device, slot.options, slot.name)
+                )
             except Exception as err:
                 slot.load_error = str(err)
                 raise
@@ -190,8 +208,8 @@ class ModelManager:
             slot.model = model
             run = partial(self._run_batch, slot, model)
             slot.batcher = Batcher(run, slot.max_batch_size, slot.max_wait_ms, slot.name)
-            log.info("loaded %s on %s in %.2f s (%d MB; %s)", slot.name, self.device,
-                     slot.load_s, model.memory_bytes >> 20,
+            log.info("loaded %s on %s in %.2f s (%d MB, %s; %s)", slot.name, self.device,
+                     slot.load_s, model.memory_bytes >> 20, model.dtype_name,
                      "warm" if slot.config.warm else "cold, on first request")  # fmt: skip
         self._publish()
         return slot.batcher
@@ -255,6 +273,8 @@ class ModelManager:
                 "load_s": s.load_s,
                 "load_error": s.load_error or None,
                 "max_batch_size": s.max_batch_size,
+                "dtype": s.model.dtype_name if s.model is not None else None,
+                "compiled": list(s.applied),
                 "batches": s.batcher.batches if s.batcher else 0,
             }
             for s in self.slots.values()
@@ -264,18 +284,6 @@ class ModelManager:
         for slot in self.slots.values():
             with slot.lock:
                 self._unload(slot)
-
-
-def _batching(c: AIModelConfig) -> tuple[int, float]:
-    flags = {k.lower(): v for k, v in c.optimization_flags.items()}
-    batch, wait = flags.get("max_batch_size", 1), flags.get("max_wait_ms", 0)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"aiModels {c.model_id}: max_batch_size: expected an integer >= 1, "
-                         f"got {batch!r}")  # fmt: skip
-    if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
-        raise ValueError(f"aiModels {c.model_id}: max_wait_ms: expected a number >= 0, "
-                         f"got {wait!r}")  # fmt: skip
-    return batch, float(wait)
 
 
 def _missing(models_dir: Path, model_id: str) -> str | None:

@@ -1,8 +1,9 @@
 """A live image-to-image diffusion pipeline in the StreamDiffusion manner (ai-api.md §9.9).
 
-Loaded once from a local Stable Diffusion folder with diffusers (UNet, VAE, text encoder and
-scheduler of the folder's `StableDiffusionImg2ImgPipeline`); nothing is reloaded while the
-stream runs:
+`StreamDiffusionModel` is loaded once from a local Stable Diffusion folder with diffusers (UNet,
+VAE, text encoder and scheduler of the folder's `StableDiffusionImg2ImgPipeline`) and shared by
+every stream of that model; each stream's `StreamDiffusionPipeline` holds only its own params,
+noise and frames in flight, and nothing is reloaded while the stream runs:
 
 - few denoising steps (`num_inference_steps`, 1-4) picked from a 50-step schedule, starting
   where `strength` says (as img2img starts), with a deterministic DDIM update (eta 0);
@@ -18,6 +19,7 @@ stream runs:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,32 +58,72 @@ def check_params(params: Mapping[str, Any], current: tuple[int, int] | None) -> 
     return out
 
 
-class StreamDiffusionPipeline:
-    """Image-to-image on every frame; see the module docstring."""
+class StreamDiffusionModel:
+    """The weights and what streams of one model can share: loaded once (seconds to minutes:
+    never on the event loop), then used by every stream's pipeline at once."""
 
-    name = "streamdiffusion"
-
-    def __init__(self, folder: Path, params: Mapping[str, Any], device: str = "cpu") -> None:
+    def __init__(self, folder: Path, device: str = "cpu") -> None:
         import torch
         from diffusers import StableDiffusionImg2ImgPipeline
 
         from lpengine.ai.pipelines.diffusion import load_diffusers
 
+        self.device = device
+        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        self.pipe = load_diffusers(StableDiffusionImg2ImgPipeline, Path(folder), device, dtype)
+        self.dtype = self.pipe.unet.dtype
+        self.scale = float(self.pipe.vae.config.scaling_factor)
+        self.prediction = self.pipe.scheduler.config.get("prediction_type", "epsilon")
+        if self.prediction not in ("epsilon", "v_prediction"):
+            raise ValueError(f"model: prediction type {self.prediction!r} is not supported")
+        self.alphas = self.pipe.scheduler.alphas_cumprod.to(device=device, dtype=torch.float32)
+        self.embeddings: dict[str, Any] = {}  # prompt -> (1, tokens, dim)
+        # NOTE: the tokenizer and the scheduler's set_timesteps keep state: one stream at a time.
+        self._lock = threading.Lock()
+
+    def embed(self, prompt: str) -> Any:
+        """The prompt's text embeddings, (1, tokens, dim), computed once per prompt."""
+        with self._lock:
+            if prompt not in self.embeddings:
+                import torch
+
+                with torch.inference_mode():
+                    embeds, _ = self.pipe.encode_prompt(prompt, self.device, 1, False)
+                self.embeddings[prompt] = embeds
+            return self.embeddings[prompt]
+
+    def schedule(self, strength: float, steps: int) -> list[int]:
+        """`steps` timesteps of a SCHEDULE_STEPS schedule, evenly spaced from the point
+        `strength` selects (img2img's start: strength 1 is pure noise) towards the clean end,
+        which the last step jumps to (StreamDiffusion's `t_index_list`)."""
+        with self._lock:
+            scheduler = self.pipe.scheduler
+            scheduler.set_timesteps(SCHEDULE_STEPS)
+            start = min(SCHEDULE_STEPS - 1, int(SCHEDULE_STEPS * (1 - strength)))
+            picks = np.linspace(start, SCHEDULE_STEPS, steps + 1)[:-1]
+            return [int(scheduler.timesteps[int(i)]) for i in picks]
+
+    def latent_size(self, width: int, height: int) -> tuple[int, int]:
+        factor = 2 ** (len(self.pipe.vae.config.block_out_channels) - 1)
+        return height // factor, width // factor
+
+
+class StreamDiffusionPipeline:
+    """Image-to-image on every frame of one stream; see the module docstring. Made on the event
+    loop, so making it only checks the params: the first frame computes the embeddings."""
+
+    name = "streamdiffusion"
+
+    def __init__(self, model: StreamDiffusionModel, params: Mapping[str, Any]) -> None:
+        self.model = model
         self.width, self.height = base_size(params, None)
         self.params = check_params(params, None)
-        self.device = device
-        pipe = load_diffusers(StableDiffusionImg2ImgPipeline, Path(folder), device)
-        self._pipe = pipe
-        self._dtype = pipe.unet.dtype
-        self._scale = float(pipe.vae.config.scaling_factor)
-        self._prediction = pipe.scheduler.config.get("prediction_type", "epsilon")
-        if self._prediction not in ("epsilon", "v_prediction"):
-            raise ValueError(f"model: prediction type {self._prediction!r} is not supported")
-        self._alphas = pipe.scheduler.alphas_cumprod.to(device=device, dtype=torch.float32)
-        self._embeddings: dict[str, Any] = {}  # prompt -> (1, tokens, dim)
+        self.device = model.device
+        self._dtype = model.dtype
+        self._schedule_key: tuple[Any, ...] | None = None
+        self._prompt_embeds: Any = None  # set by the first update
         self._in_flight: list[Any] = []  # (1, C, h, w) latents; item i is at step i + 1
         self.unet_calls = 0
-        self.update(self.params)
 
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return check_params({**self.params, **params}, (self.width, self.height))
@@ -91,51 +133,31 @@ class StreamDiffusionPipeline:
         import torch
 
         full = check_params(params, (self.width, self.height))
-        old, self.params = getattr(self, "_schedule_key", None), full
-        self._prompt_embeds = self._embed(full["prompt"])
+        old, self.params = self._schedule_key, full
+        self._prompt_embeds = self.model.embed(full["prompt"])
         key = (full["strength"], full["num_inference_steps"], full["seed"])
         if key == old:
             return
         self._schedule_key = key
-        self._timesteps = self._schedule(full["strength"], full["num_inference_steps"])
-        h, w = self._latent_size()
+        self._timesteps = self.model.schedule(full["strength"], full["num_inference_steps"])
+        h, w = self.model.latent_size(self.width, self.height)
         gen = torch.Generator("cpu").manual_seed(full["seed"])
-        shape = (1, self._pipe.unet.config.in_channels, h, w)
+        shape = (1, self.model.pipe.unet.config.in_channels, h, w)
         self._noise = torch.randn(shape, generator=gen).to(self.device, self._dtype)
         self._in_flight = []  # NOTE: frames in flight were noised for the old schedule
-
-    def _embed(self, prompt: str) -> Any:
-        if prompt not in self._embeddings:
-            import torch
-
-            with torch.inference_mode():
-                embeds, _ = self._pipe.encode_prompt(prompt, self.device, 1, False)
-            self._embeddings[prompt] = embeds
-        return self._embeddings[prompt]
-
-    def _schedule(self, strength: float, steps: int) -> list[int]:
-        """`steps` timesteps of a SCHEDULE_STEPS schedule, evenly spaced from the point
-        `strength` selects (img2img's start: strength 1 is pure noise) towards the clean end,
-        which the last step jumps to (StreamDiffusion's `t_index_list`)."""
-        scheduler = self._pipe.scheduler
-        scheduler.set_timesteps(SCHEDULE_STEPS)
-        start = min(SCHEDULE_STEPS - 1, int(SCHEDULE_STEPS * (1 - strength)))
-        picks = np.linspace(start, SCHEDULE_STEPS, steps + 1)[:-1]
-        return [int(scheduler.timesteps[int(i)]) for i in picks]
-
-    def _latent_size(self) -> tuple[int, int]:
-        factor = 2 ** (len(self._pipe.vae.config.block_out_channels) - 1)
-        return self.height // factor, self.width // factor
 
     def process(self, frames: Frames) -> Frames:
         """frames: (1, H, W, 3) float32 RGB in [0, 1], host memory -> the same layout, the
         frame that entered `steps - 1` calls ago finished (the input itself until then)."""
         import torch
 
+        if self._prompt_embeds is None:
+            self.update(self.params)
+        pipe, scale = self.model.pipe, self.model.scale
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, self._dtype)
             x = x.permute(0, 3, 1, 2) * 2 - 1
-            latents = self._pipe.vae.encode(x).latent_dist.mean * self._scale
+            latents = pipe.vae.encode(x).latent_dist.mean * scale
             t0 = self._timesteps[0]
             noisy = self._alpha(t0).sqrt() * latents + (1 - self._alpha(t0)).sqrt() * self._noise
             batch = self._denoise(torch.cat([noisy, *self._in_flight]))  # item i: step i + 1
@@ -144,12 +166,12 @@ class StreamDiffusionPipeline:
             if not finished:
                 return frames
             done = batch[-1:]
-            image = self._pipe.vae.decode(done / self._scale).sample
+            image = pipe.vae.decode(done / scale).sample
             image = ((image.float() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1)
             return np.ascontiguousarray(image.cpu().numpy(), dtype=np.float32)
 
     def _alpha(self, t: int) -> Any:
-        return self._alphas[t].to(self._dtype)
+        return self.model.alphas[t].to(self._dtype)
 
     def _denoise(self, batch: Any) -> Any:
         """One UNet pass over the batch, item i at the schedule's step i; returns each item
@@ -159,16 +181,16 @@ class StreamDiffusionPipeline:
         steps = self._timesteps[: len(batch)]
         t = torch.tensor(steps, device=self.device)
         embeds = self._prompt_embeds.expand(len(batch), -1, -1)
-        out = self._pipe.unet(batch, t, encoder_hidden_states=embeds).sample
+        out = self.model.pipe.unet(batch, t, encoder_hidden_states=embeds).sample
         self.unet_calls += 1
-        a = self._alphas[t].view(-1, 1, 1, 1).to(self._dtype)
-        if self._prediction == "epsilon":
+        a = self.model.alphas[t].view(-1, 1, 1, 1).to(self._dtype)
+        if self.model.prediction == "epsilon":
             eps = out
             x0 = (batch - (1 - a).sqrt() * eps) / a.sqrt()
         else:  # v_prediction
             x0 = a.sqrt() * batch - (1 - a).sqrt() * out
             eps = a.sqrt() * out + (1 - a).sqrt() * batch
         one = torch.ones(1, device=self.device)
-        a_next = torch.cat([self._alphas[self._timesteps[1:]], one])[: len(batch)]
+        a_next = torch.cat([self.model.alphas[self._timesteps[1:]], one])[: len(batch)]
         a_next = a_next.view(-1, 1, 1, 1).to(self._dtype)
         return a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps

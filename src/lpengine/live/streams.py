@@ -3,21 +3,28 @@
 `LiveStreams.reserve(model_id)` takes a slot before anything is paid (503 otherwise), `start`
 creates the four channels and the in-process session, and the slot comes back when the session
 ends. What can run is advertised as live-video-to-video (35) with one model per pipeline and
-its free and used slots, republished as streams start and stop.
+its free and used slots, republished as streams start and stop. `load_models` adds the
+-aiModels live-video-to-video models (`lpengine.live.models`): advertised cold with no free slot
+while they load in a background thread (a start then answers 503), warm with their own
+`capacity` once loaded, withdrawn if they fail to load.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
+from lpengine.ai.model_config import AIModelConfig
 from lpengine.capabilities import Capability
 from lpengine.capability_registry import CapabilityRegistry, ModelOffer, Offer
 from lpengine.live import pipelines
+from lpengine.live.models import LiveModelLoader, live_entries, load_diffusion
 from lpengine.live.payments import LivePayments
 from lpengine.live.session import LiveSession, StreamChannels
 from lpengine.live.trickle import TrickleServer
@@ -72,30 +79,84 @@ class LiveStreams:
         self.registry = registry
         self.base_url = service_uri.rstrip("/") + TRICKLE_PATH
         self.capacity = capacity
+        self._capacities = dict.fromkeys(self.pipelines, capacity)  # model id -> slots
+        self._loading: dict[str, int] = {}  # model id -> slots once loaded
+        self._loader: LiveModelLoader | None = None
+        # NOTE: the loader thread changes the offer too; the event loop reserves and releases.
+        self._lock = threading.RLock()
         self._reserved: dict[str, str] = {}  # manifest id -> model id
         self.sessions: dict[str, LiveSession] = {}
-        self._advertise()
+        with self._lock:
+            self._advertise()
+
+    def load_models(
+        self,
+        models_dir: Path,
+        configs: Sequence[AIModelConfig],
+        load: Callable[[Path], pipelines.Factory] = load_diffusion,
+    ) -> None:
+        """Starts loading the live-video-to-video entries of `configs` from `models_dir` in a
+        background thread (`load`: folder -> factory, blocking) and returns at once; a second
+        call does nothing."""
+        entries = live_entries(configs)
+        if self._loader is not None or not entries:
+            return
+        with self._lock:
+            self._loading.update((e.model_id, e.capacity) for e in entries)
+            self._advertise()
+        self._loader = LiveModelLoader(models_dir, entries, self._loaded, self._not_loaded, load)
+        self._loader.start()
+
+    def wait_for_models(self, timeout_s: float | None = None) -> bool:
+        """Blocks until every live model has loaded or failed (for hosts and tests; never on
+        the event loop); True once none is loading."""
+        if self._loader is not None:
+            self._loader.join(timeout_s)
+        return not self.loading()
+
+    def loading(self) -> list[str]:
+        with self._lock:
+            return sorted(self._loading)
+
+    def _loaded(self, model_id: str, factory: pipelines.Factory, capacity: int) -> None:
+        with self._lock:
+            self._loading.pop(model_id, None)
+            self.pipelines[model_id] = factory
+            self._capacities[model_id] = capacity
+            self._advertise()
+
+    def _not_loaded(self, model_id: str, why: str) -> None:
+        with self._lock:
+            self._loading.pop(model_id, None)
+            self._advertise()
 
     def in_use(self, model_id: str) -> int:
-        return sum(1 for m in self._reserved.values() if m == model_id)
+        with self._lock:
+            return sum(1 for m in self._reserved.values() if m == model_id)
 
     def reserve(self, model_id: str) -> Reservation:
-        """A slot for one stream of `model_id`; InsufficientCapacity if none is free."""
-        if model_id not in self.pipelines:
-            known = ", ".join(sorted(self.pipelines))
-            raise InsufficientCapacity(f"no live pipeline {model_id!r} here (known: {known})")
-        if self.in_use(model_id) >= self.capacity:
-            raise InsufficientCapacity(f"all {self.capacity} {model_id} slots are in use")
-        mid = secrets.token_hex(4)
-        while mid in self._reserved or self.trickle.channel(mid) is not None:
+        """A slot for one stream of `model_id`; InsufficientCapacity if none is free (or the
+        model is still loading)."""
+        with self._lock:
+            if model_id in self._loading:
+                raise InsufficientCapacity(f"live model {model_id!r} is still loading")
+            if model_id not in self.pipelines:
+                known = ", ".join(sorted(self.pipelines))
+                raise InsufficientCapacity(f"no live pipeline {model_id!r} here (known: {known})")
+            slots = self._capacities[model_id]
+            if self.in_use(model_id) >= slots:
+                raise InsufficientCapacity(f"all {slots} {model_id} slots are in use")
             mid = secrets.token_hex(4)
-        self._reserved[mid] = model_id
-        self._advertise()
+            while mid in self._reserved or self.trickle.channel(mid) is not None:
+                mid = secrets.token_hex(4)
+            self._reserved[mid] = model_id
+            self._advertise()
         return Reservation(model_id, mid)
 
     def release(self, reservation: Reservation) -> None:
-        if self._reserved.pop(reservation.manifest_id, None) is not None:
-            self._advertise()
+        with self._lock:
+            if self._reserved.pop(reservation.manifest_id, None) is not None:
+                self._advertise()
 
     def start(
         self,
@@ -136,22 +197,26 @@ class LiveStreams:
 
     def stop_all(self, reason: str = "the node is shutting down") -> None:
         """Ends every stream's threads at once and lets their sessions close (synchronous: the
-        event loop may be about to end)."""
+        event loop may be about to end); a model still loading is not offered after this."""
+        if self._loader is not None:
+            self._loader.stop()
         for session in list(self.sessions.values()):
             session.abort()
             session.request_stop(reason)
 
     def _advertise(self) -> None:
+        """Publishes the offer: called with the lock held."""
         cap = int(Capability.LIVE_VIDEO_TO_VIDEO)
+        slots = {**self._capacities, **dict.fromkeys(self._loading, 0)}  # none free yet
         models = tuple(
             ModelOffer(
                 cap,
                 name,
-                warm=True,
-                capacity=max(self.capacity - self.in_use(name), 0),
+                warm=name not in self._loading,
+                capacity=max(slots[name] - self.in_use(name), 0),
                 capacity_in_use=self.in_use(name),
             )
-            for name in sorted(self.pipelines)
+            for name in sorted(slots)
         )
         free = sum(m.capacity for m in models)
         self.registry.publish(SOURCE, Offer({cap: free}, models=models))

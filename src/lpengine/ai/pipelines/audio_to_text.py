@@ -13,6 +13,7 @@ from lpengine.ai.audio import SAMPLE_RATE, decode_audio
 from lpengine.ai.errors import AIError
 from lpengine.ai.model_dir import weights_bytes
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared
+from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
 MAX_AUDIO_BYTES = 50 << 20
@@ -26,18 +27,24 @@ class AudioToText(Pipeline):
     name = "audio-to-text"
     capability = Capability.AUDIO_TO_TEXT
 
-    def __init__(self, folder: Path, device: str) -> None:
-        super().__init__(folder, device)
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
         from faster_whisper import WhisperModel
 
         cuda = device.startswith("cuda")
+        # NOTE: CTranslate2's compute types: int8 is its fast CPU path (ai-runner's choice too).
+        self.compute_type = self.dtype_name if cuda else "int8"
         self.model = WhisperModel(
             str(folder),
             device="cuda" if cuda else "cpu",
-            compute_type="float16" if cuda else "int8",
+            compute_type=self.compute_type,
             local_files_only=True,
         )
         self._bytes = weights_bytes(folder)
+
+    @property
+    def dtype_name(self) -> str:
+        return str(getattr(self, "compute_type", None) or super().dtype_name)
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:

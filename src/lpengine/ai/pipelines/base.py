@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lpengine.ai.errors import AIError
+from lpengine.ai.runtime import Optimizations, torch_dtype
 
 MAX_SEED = 2**32 - 1
 
@@ -43,9 +44,23 @@ class Pipeline(ABC):
     capability: ClassVar[int]
     batchable: ClassVar[bool] = True  # False: each request runs alone whatever the flags say
 
-    def __init__(self, folder: Path, device: str) -> None:
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
         self.folder = folder
         self.device = device
+        self.options = options or Optimizations()
+
+    @property
+    def dtype(self) -> Any:
+        """The torch dtype its weights load in: float16 (or bfloat16) on CUDA, else float32."""
+        return torch_dtype(self.device, self.options)
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
+
+    def compile_targets(self) -> list[Any]:
+        """The torch modules the compile options act on (none: not a torch runtime)."""
+        return []
 
     @classmethod
     @abstractmethod
@@ -75,7 +90,7 @@ class Pipeline(ABC):
     def close(self) -> None:
         """Drops the model's memory now (also what recovering from out-of-memory does)."""
         for attr in list(vars(self)):
-            if attr not in ("folder", "device"):
+            if attr not in ("folder", "device", "options"):
                 delattr(self, attr)
         gc.collect()
         try:

@@ -16,9 +16,9 @@ MAX_IMAGES = 16  # per request
 MAX_LORAS = 4
 
 
-def load_diffusers(loader: Any, folder: Path, device: str) -> Any:
-    """`loader.from_pretrained` on the snapshot folder only (never the hub): fp16 on CUDA, and
-    the `fp16` weight variant when the folder has one (ai-api.md §6)."""
+def load_diffusers(loader: Any, folder: Path, device: str, dtype: Any) -> Any:
+    """`loader.from_pretrained` on the snapshot folder only (never the hub) in `dtype` (fp16 on
+    CUDA), and the `fp16` weight variant when the folder has one (ai-api.md §6)."""
     import torch
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
@@ -27,13 +27,19 @@ def load_diffusers(loader: Any, folder: Path, device: str) -> Any:
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     kwargs: dict[str, Any] = {"local_files_only": True}
-    if device.startswith("cuda"):
-        kwargs["torch_dtype"] = torch.float16
+    if dtype != torch.float32:
+        kwargs["torch_dtype"] = dtype
         if any(folder.rglob("*.fp16.safetensors")):
             kwargs["variant"] = "fp16"
     pipe = loader.from_pretrained(str(folder), **kwargs).to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def denoiser(pipe: Any) -> list[Any]:
+    """The module a diffusers pipeline calls once per step: what compiling pays off on."""
+    module = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
+    return [] if module is None else [module]
 
 
 def module_bytes(pipe: Any) -> int:

@@ -12,6 +12,7 @@ from lpengine.ai.images import decode_image, image_size
 from lpengine.ai.pipelines import diffusion as d
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, seeds
 from lpengine.ai.pipelines.text_to_image import prompt_kwargs
+from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
 
@@ -19,12 +20,15 @@ class ImageToImage(Pipeline):
     name = "image-to-image"
     capability = Capability.IMAGE_TO_IMAGE
 
-    def __init__(self, folder: Path, device: str) -> None:
-        super().__init__(folder, device)
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
         from diffusers import AutoPipelineForImage2Image
 
-        self.pipe = d.load_diffusers(AutoPipelineForImage2Image, folder, device)
+        self.pipe = d.load_diffusers(AutoPipelineForImage2Image, folder, device, self.dtype)
         self._accepts = set(inspect.signature(self.pipe.__call__).parameters)
+
+    def compile_targets(self) -> list[Any]:
+        return d.denoiser(self.pipe)
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:

@@ -20,6 +20,7 @@ from lpengine.ai.errors import AIError
 from lpengine.ai.images import decode_image, image_size
 from lpengine.ai.model_dir import weights_bytes
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, pad
+from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
 MAX_IMAGE_BYTES = 50 << 20
@@ -32,22 +33,23 @@ class ImageToText(Pipeline):
     name = "image-to-text"
     capability = Capability.IMAGE_TO_TEXT
 
-    def __init__(self, folder: Path, device: str) -> None:
-        super().__init__(folder, device)
-        import torch
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
 
         # NOTE: transformers' stubs type from_pretrained oddly; the models are used as Any.
         t: Any = importlib.import_module("transformers")
 
-        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        dtype = self.dtype
         self.model = t.BlipForConditionalGeneration.from_pretrained(
             str(folder), local_files_only=True, dtype=dtype
         ).to(device)
         self.model.eval()
         self.tokenizer = t.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        self.dtype = dtype
         self.size, self.mean, self.std = _preprocessing(folder, self.model.config)
         self._bytes = weights_bytes(folder)
+
+    def compile_targets(self) -> list[Any]:
+        return [self.model]
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:

@@ -18,6 +18,7 @@ from lpengine.ai.errors import AIError
 from lpengine.ai.images import decode_image, image_size
 from lpengine.ai.pipelines import diffusion as d
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, seeds
+from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
 FRAMES = 25  # the pricing unit's multiplier (ai-api.md §7), what img2vid-xt makes
@@ -31,11 +32,14 @@ class ImageToVideo(Pipeline):
     capability = Capability.IMAGE_TO_VIDEO
     batchable = False
 
-    def __init__(self, folder: Path, device: str) -> None:
-        super().__init__(folder, device)
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
         from diffusers import StableVideoDiffusionPipeline
 
-        self.pipe = d.load_diffusers(StableVideoDiffusionPipeline, folder, device)
+        self.pipe = d.load_diffusers(StableVideoDiffusionPipeline, folder, device, self.dtype)
+
+    def compile_targets(self) -> list[Any]:
+        return d.denoiser(self.pipe)
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:
@@ -71,8 +75,10 @@ class ImageToVideo(Pipeline):
         if p["steps"] is not None:
             kwargs["num_inference_steps"] = p["steps"]
         (generator,) = d.generators(self.device, [p["seed"]])
-        out = self.pipe(p["image"], generator=generator, **kwargs)
-        return mp4(out.frames[0], p["fps"]), p["seed"]
+        # NOTE: "pt" keeps the frames on the device; lpengine's op converts them to yuv420p
+        # there and only the 4:2:0 planes (half of RGB's bytes) cross to the host.
+        out = self.pipe(p["image"], generator=generator, output_type="pt", **kwargs)
+        return mp4(rgb_frames(out.frames[0]), p["fps"]), p["seed"]
 
     @classmethod
     def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:
@@ -85,18 +91,46 @@ class ImageToVideo(Pipeline):
         return d.module_bytes(self.pipe)
 
 
-def mp4(frames: Sequence[Any], fps: int) -> bytes:
-    """The PIL frames as an H.264 MP4 (yuv420p), in memory."""
+def rgb_frames(frames: Any) -> Any:
+    """frames: [F, 3, H, W] float in [0, 1] (diffusers' "pt" output), any device -> [F, H, W, 3]
+    uint8, same device, rounded as diffusers' PIL output is ((x * 255).round(), in float32)."""
+    import torch
+
+    rgb = (frames.float() * 255).round().clamp(0, 255).to(torch.uint8)
+    return rgb.permute(0, 2, 3, 1).contiguous()
+
+
+def yuv420p(rgb: Any) -> Any:
+    """rgb: [H, W, 3] uint8 torch tensor, host or CUDA -> [H * 3 / 2, W] uint8 numpy (host).
+
+    BT.601 limited range, as swscale converted PyAV's RGB frames before: the luma is the same
+    to 1 code value; chroma is each 2x2 block's average (swscale filters it differently, so on
+    noise it differs by up to ~25, on smooth images by 1)."""
+    import torch
+
+    from lpengine import ops
+
+    h, w = int(rgb.shape[0]), int(rgb.shape[1])
+    if rgb.is_cuda:
+        out = torch.empty((h * 3 // 2, w), dtype=torch.uint8, device=rgb.device)
+        ops.rgb_to_yuv(rgb, matrix="bt601", out=out)
+        return out.cpu().numpy()
+    return ops.rgb_to_yuv(rgb.numpy(), matrix="bt601")
+
+
+def mp4(frames: Any, fps: int) -> bytes:
+    """frames: [F, H, W, 3] uint8 torch tensor (host or CUDA) -> an H.264 MP4 (yuv420p), in
+    memory."""
     import av
 
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = frames[0].size
+        stream.height, stream.width = int(frames.shape[1]), int(frames.shape[2])
         stream.pix_fmt = "yuv420p"
         stream.bit_rate = BIT_RATE
-        for image in frames:
-            frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]  # PyAV untyped
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(yuv420p(rgb), format="yuv420p")
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():

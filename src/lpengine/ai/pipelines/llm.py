@@ -22,6 +22,7 @@ from typing import Any
 from lpengine.ai.errors import AIError
 from lpengine.ai.model_dir import weights_bytes
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared
+from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,13 @@ class LLM(Pipeline):
     capability = Capability.LLM
     batchable = False
 
-    def __init__(self, folder: Path, device: str) -> None:
-        super().__init__(folder, device)
-        import torch
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
 
         # NOTE: transformers' stubs type from_pretrained oddly; the models are used as Any.
         t: Any = importlib.import_module("transformers")
 
-        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        dtype = self.dtype
         self.model = t.AutoModelForCausalLM.from_pretrained(
             str(folder), local_files_only=True, dtype=dtype
         ).to(device)
@@ -57,6 +57,9 @@ class LLM(Pipeline):
         self.tokenizer = t.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         self.context = int(getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30)
         self._bytes = weights_bytes(folder)
+
+    def compile_targets(self) -> list[Any]:
+        return [self.model]
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:

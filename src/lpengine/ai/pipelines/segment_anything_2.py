@@ -23,6 +23,7 @@ from lpengine.ai.errors import AIError
 from lpengine.ai.images import decode_image, image_size
 from lpengine.ai.model_dir import weights_bytes
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared
+from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
 MAX_IMAGE_BYTES = 50 << 20
@@ -34,18 +35,19 @@ class SegmentAnything2(Pipeline):
     capability = Capability.SEGMENT_ANYTHING_2
     batchable = False
 
-    def __init__(self, folder: Path, device: str) -> None:
-        super().__init__(folder, device)
-        import torch
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
 
         t: Any = importlib.import_module("transformers")
-        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        dtype = self.dtype
         self.model = t.Sam2Model.from_pretrained(str(folder), local_files_only=True, dtype=dtype)
         self.model.to(device).eval()
-        self.dtype = dtype
         self.side = int(self.model.config.vision_config.backbone_config.image_size[0])
         self.mask_side = self.side // 4  # the decoder's low-res masks, and mask_input's size
         self._bytes = weights_bytes(folder)
+
+    def compile_targets(self) -> list[Any]:
+        return [self.model]
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:

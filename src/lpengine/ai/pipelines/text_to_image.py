@@ -9,6 +9,7 @@ from typing import Any
 
 from lpengine.ai.pipelines import diffusion as d
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, seeds, split_prompt
+from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
 
@@ -16,12 +17,15 @@ class TextToImage(Pipeline):
     name = "text-to-image"
     capability = Capability.TEXT_TO_IMAGE
 
-    def __init__(self, folder: Path, device: str) -> None:
-        super().__init__(folder, device)
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
         from diffusers import AutoPipelineForText2Image
 
-        self.pipe = d.load_diffusers(AutoPipelineForText2Image, folder, device)
+        self.pipe = d.load_diffusers(AutoPipelineForText2Image, folder, device, self.dtype)
         self._accepts = set(inspect.signature(self.pipe.__call__).parameters)
+
+    def compile_targets(self) -> list[Any]:
+        return d.denoiser(self.pipe)
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:

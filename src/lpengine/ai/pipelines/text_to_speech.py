@@ -21,6 +21,7 @@ import numpy as np
 from lpengine.ai.errors import AIError
 from lpengine.ai.model_dir import weights_bytes
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared
+from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
 SAMPLE_RATE = 44_100
@@ -32,13 +33,23 @@ class TextToSpeech(Pipeline):
     capability = Capability.TEXT_TO_SPEECH
     batchable = False
 
-    def __init__(self, folder: Path, device: str) -> None:
-        super().__init__(folder, device)
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
         t: Any = importlib.import_module("transformers")
         self.model = t.VitsModel.from_pretrained(str(folder), local_files_only=True)
         self.model.to(device).eval()
         self.tokenizer = t.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         self._bytes = weights_bytes(folder)
+
+    @property
+    def dtype(self) -> Any:
+        """float32 on every device: VITS loads as saved (fp16 is untested here)."""
+        import torch
+
+        return torch.float32
+
+    def compile_targets(self) -> list[Any]:
+        return [self.model]
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:

@@ -10,6 +10,7 @@ from typing import Any
 from lpengine.ai.images import decode_image, image_size
 from lpengine.ai.pipelines import diffusion as d
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, seeds
+from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
 MAX_INPUT_SIDE = 1024  # the output is 4x: 4096
@@ -19,11 +20,14 @@ class Upscale(Pipeline):
     name = "upscale"
     capability = Capability.UPSCALE
 
-    def __init__(self, folder: Path, device: str) -> None:
-        super().__init__(folder, device)
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
         from diffusers import DiffusionPipeline
 
-        self.pipe = d.load_diffusers(DiffusionPipeline, folder, device)
+        self.pipe = d.load_diffusers(DiffusionPipeline, folder, device, self.dtype)
+
+    def compile_targets(self) -> list[Any]:
+        return d.denoiser(self.pipe)
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:
