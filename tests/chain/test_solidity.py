@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from eth_utils import function_abi_to_4byte_selector
 
 from lpengine.chain import tools
 from lpengine.chain.contracts import artifact
-from lpengine.chain.solidity import ARTIFACTS_DIR, CONTRACTS, compile_contracts, render
+from lpengine.chain.solidity import CONTRACTS, compile_contracts, render
+
+# The checkout's files, whichever lpengine is imported (CI imports the installed package).
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(tools.absent("solcjs"), reason=f"solcjs is absent: {tools.INSTALL_HINT}")
 def test_artifacts_match_sources() -> None:
-    compiled = compile_contracts()
+    compiled = compile_contracts(ROOT / "contracts")
     for name in CONTRACTS:
-        committed = (ARTIFACTS_DIR / f"{name}.json").read_text(encoding="utf-8")
+        committed = (ROOT / "src/lpengine/chain/artifacts" / f"{name}.json").read_text("utf-8")
         assert render(compiled[name]) == committed, (
             f"{name}: artifacts drifted from contracts/; run python scripts/compile_contracts.py"
         )
