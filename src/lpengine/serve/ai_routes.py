@@ -1,5 +1,6 @@
 """The batch AI routes: POST /text-to-image, /image-to-image, /upscale, /audio-to-text, /llm,
-/image-to-text (and each with a trailing `/`), ai-runner's contract (ai-api.md §2) behind go's
+/image-to-text, /segment-anything-2, /image-to-video, /text-to-speech (each also with a trailing
+`/`; the list is `lpengine.ai.api.ROUTES`), ai-runner's contract (ai-api.md §2) behind go's
 paid-route checks (protocol.md §4.5).
 
 Here only the wire is handled: the body (JSON or multipart, parsed by `lpengine.ai.api`: 400
