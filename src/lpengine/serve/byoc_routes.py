@@ -30,6 +30,7 @@ from lpengine.byoc.stream import MAX_BODY_BYTES, ByocStreams
 from lpengine.payment import Payment
 from lpengine.pm.ticket import minimal_bytes
 from lpengine.serve import wire
+from lpengine.serve.body import read_at_most
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +42,11 @@ def _text(status: int, text: str) -> Response:
     return PlainTextResponse(text + "\n", status_code=status)
 
 
-async def _small_body(request: Request, max_bytes: int) -> bytes | None:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def register_endpoint(byoc: Byoc) -> Endpoint:
     async def register(request: Request) -> Response:
         if not byoc.check_secret(request.headers.get("authorization")):
             return _text(400, "invalid authorization")
-        body = await _small_body(request, MAX_REGISTRATION_BYTES)
+        body = await read_at_most(request, MAX_REGISTRATION_BYTES)
         try:
             if body is None:
                 raise RegistrationError(f"body: expected at most {MAX_REGISTRATION_BYTES} bytes")
@@ -73,7 +64,7 @@ def unregister_endpoint(byoc: Byoc) -> Endpoint:
     async def unregister(request: Request) -> Response:
         if not byoc.check_secret(request.headers.get("authorization")):
             return _text(400, "invalid authorization")
-        body = await _small_body(request, MAX_REGISTRATION_BYTES)
+        body = await read_at_most(request, MAX_REGISTRATION_BYTES)
         name = (body or b"").decode("utf-8", "replace").strip()
         if not byoc.unregister(name):
             return _text(400, f"Error removing capability: {name!r} is not registered")
@@ -185,7 +176,7 @@ StreamCall = Callable[[str | None, Payment | None, bytes], Awaitable[JobResult]]
 def stream_endpoint(call: StreamCall, strict_payment: bool = False) -> Endpoint:
     async def handle(request: Request) -> Response:
         headers = request.headers
-        body = await _small_body(request, MAX_BODY_BYTES)
+        body = await read_at_most(request, MAX_BODY_BYTES)
         if body is None:
             return _text(413, f"request body larger than {MAX_BODY_BYTES} bytes")
         payment_header = headers.get("livepeer-payment")

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from lpengine.engine import Engine
 from lpengine.live.streams import InsufficientCapacity
 from lpengine.serve import paid
+from lpengine.serve.body import read_at_most
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,9 @@ MAX_BODY_BYTES = 1 << 20
 
 
 async def _request_json(request: Request) -> dict[str, Any]:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise paid.Refusal(400, f"request body over {MAX_BODY_BYTES} bytes")
+    body = await read_at_most(request, MAX_BODY_BYTES)
+    if body is None:
+        raise paid.Refusal(400, f"request body over {MAX_BODY_BYTES} bytes")
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:

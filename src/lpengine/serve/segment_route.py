@@ -28,6 +28,7 @@ from lpengine.media.transcode import MAX_SEGMENT_BYTES
 from lpengine.payment import CredentialsError
 from lpengine.segment import SegmentJob, media_type
 from lpengine.serve import paid, wire
+from lpengine.serve.body import read_at_most
 
 URI_BODY = "application/vnd+livepeer.uri"
 URI_DOWNLOAD_S = 8.0  # go's HTTPTimeout: a slower download is refused (protocol.md §9)
@@ -62,15 +63,12 @@ async def download_segment(uri: str, max_bytes: int = MAX_SEGMENT_BYTES) -> byte
         raise paid.Refusal(400, "BadRequest") from None
 
 
-async def _read_body(request: Request, max_bytes: int = MAX_SEGMENT_BYTES) -> bytes:
-    """The upload, whole; 500 past `max_bytes` (go's ReadAtMost fails the same way)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise paid.Refusal(500, "Internal Server Error")
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def _read_body(request: Request) -> bytes:
+    """The upload, whole; 500 past MAX_SEGMENT_BYTES (go's ReadAtMost fails the same way)."""
+    body = await read_at_most(request, MAX_SEGMENT_BYTES)
+    if body is None:
+        raise paid.Refusal(500, "Internal Server Error")
+    return body
 
 
 def segment_endpoint(engine: Engine) -> Callable[[Request], Awaitable[Response]]:
