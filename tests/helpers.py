@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
 import subprocess
 import sys
 import threading
+from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -130,3 +133,17 @@ def unary(channel: grpc.Channel, method: str, reply: type[Message]) -> grpc.Unar
         request_serializer=lambda m: m.SerializeToString(),
         response_deserializer=reply.FromString,
     )
+
+
+def run_sdk_script(python: Path, script: Path, command: dict[str, Any], timeout: float = 60) -> Any:
+    """Runs `script` in the SDK's virtual environment with `command` as JSON; its last line,
+    parsed. PYTHONPATH is dropped: the SDK's Python must not see this checkout's packages."""
+    out = subprocess.run(
+        [python, str(script), json.dumps(command)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shutil
 import subprocess
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.helpers import run_sdk_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_VERSION = "1.0.0"
@@ -69,14 +70,6 @@ def sdk(sdk_python: Path):  # type: ignore[no-untyped-def]
     """sdk(do="info", url=...) -> the JSON the SDK client script prints."""
 
     def call(**command: Any) -> Any:
-        out = subprocess.run(
-            [sdk_python, str(SDK_CLIENT), json.dumps(command)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-        )
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return run_sdk_script(sdk_python, SDK_CLIENT, command)
 
     return call

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ import httpx
 import pytest
 
 from tests.byoc.echo_worker import WorkerProcess
-from tests.helpers import ServerProcess, free_port
+from tests.helpers import ServerProcess, free_port, run_sdk_script
 
 pytestmark = [pytest.mark.net, pytest.mark.slow]
 
@@ -43,15 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def submit(sdk_python: Path):  # type: ignore[no-untyped-def]
     def call(**command: Any) -> Any:
-        out = subprocess.run(
-            [sdk_python, str(SDK_BYOC), json.dumps(command)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-        )
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return run_sdk_script(sdk_python, SDK_BYOC, command)
 
     return call
 

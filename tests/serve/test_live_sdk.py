@@ -4,9 +4,6 @@ message, events, close() tearing everything down."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import ServerProcess
+from tests.helpers import ServerProcess, run_sdk_script
 
 pytestmark = [pytest.mark.net, pytest.mark.slow]
 
@@ -29,17 +26,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def run_sdk(python: Path, **command: object) -> dict:
-    out = subprocess.run(
-        [python, str(SCRIPT), json.dumps(command)],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-    )
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert "error" not in result, (result, out.stderr[-3000:])
-    return result
+    result = run_sdk_script(python, SCRIPT, command, timeout=90)
+    assert "error" not in result, result
+    return dict(result)
 
 
 def test_sdk_noop_round_trip(server, sdk_python):
