@@ -66,13 +66,17 @@ class CapabilityRegistry:
         self._lock = threading.Lock()
         self._listeners: list[Callable[[CapabilitySet], None]] = []
         self._advertised = CapabilitySet(version=version)
+        self._stale = False  # offers changed since `_advertised` was built
         self.generation = 0  # bumped on every change
 
     def publish(self, source: str, offer: Offer) -> None:
-        """Sets (or replaces) what `source` can do."""
+        """Sets (or replaces) what `source` can do.
+
+        NOTE: the merge is rebuilt when next read, not here: AI models republish on every
+        request (capacity in use), far more often than gateways ask what is advertised."""
         with self._lock:
             self._offers[source] = offer
-            self._rebuild()
+            self._changed()
         self._notify()
 
     def withdraw(self, source: str) -> None:
@@ -80,7 +84,7 @@ class CapabilityRegistry:
         with self._lock:
             if self._offers.pop(source, None) is None:
                 return
-            self._rebuild()
+            self._changed()
         self._notify()
 
     def offers(self) -> dict[str, Offer]:
@@ -89,7 +93,10 @@ class CapabilityRegistry:
 
     def advertised(self) -> CapabilitySet:
         """The current advertisement (an immutable snapshot)."""
-        return self._advertised
+        with self._lock:
+            if self._stale:
+                self._rebuild()
+            return self._advertised
 
     def subscribe(self, listener: Callable[[CapabilitySet], None]) -> Callable[[], None]:
         """Calls `listener` after every change; returns the function that unsubscribes it."""
@@ -97,8 +104,12 @@ class CapabilityRegistry:
         return lambda: self._listeners.remove(listener)
 
     def describe(self) -> str:
-        caps = self._advertised.capacities
+        caps = self.advertised().capacities
         return ", ".join(f"{capability_name(c)} ({c})" for c in sorted(caps)) or "nothing"
+
+    def _changed(self) -> None:
+        self._stale = True
+        self.generation += 1
 
     def _rebuild(self) -> None:
         capacities: dict[int, int] = {}
@@ -118,10 +129,12 @@ class CapabilityRegistry:
             version=self.version,
             per_capability={c: ms for c, ms in models.items() if c in capacities},
         )
-        self.generation += 1
+        self._stale = False
 
     def _notify(self) -> None:
-        snapshot = self._advertised
+        if not self._listeners:
+            return
+        snapshot = self.advertised()
         for listener in list(self._listeners):
             try:
                 listener(snapshot)

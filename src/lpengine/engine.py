@@ -19,6 +19,7 @@ from typing import Any
 
 from lpengine import _native, hardware
 from lpengine.ai.manager import ModelManager
+from lpengine.ai.results import DEFAULT_RESULTS_BYTES, RESULTS_TTL_S
 from lpengine.ai.service import AIService
 from lpengine.auth_token import AuthToken, AuthTokenError, AuthTokens
 from lpengine.billing import Billing
@@ -67,6 +68,7 @@ class Engine(SegmentWork):
         self.capabilities = CapabilityRegistry(version=node_version())
         self.sessions = Sessions(config.max_sessions, idle_s=SESSION_IDLE_S)
         self.renditions = RenditionStore()  # what /stream/ serves
+        self.ai_results = RenditionStore(DEFAULT_RESULTS_BYTES, RESULTS_TTL_S)  # /stream/ too
         self.transcodes = TranscodeSessions()  # per stream: segment queue, timeline, counts
         self.sessions.set_pixel_rate_limit(config.max_pixel_rate, self.transcodes.pixel_rates)
         self.trickle = TrickleServer()  # /ai/trickle/ channels (live, BYOC streams)
@@ -302,7 +304,7 @@ class Engine(SegmentWork):
         if not self._closed:
             self.byoc.close()
         if not self._closed and hasattr(self, "ai"):
-            self.ai.manager.close()
+            self.ai.close()
         if not self._closed and self.billing is not None:
             self.billing.close()
         self._closed = True

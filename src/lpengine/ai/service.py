@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from lpengine.auth_token import AuthToken
 from lpengine.payment import Payment, SegmentCredentials
 
 log = logging.getLogger(__name__)
+
+SPARE_THREADS = 4  # for requests that get refused (capacity, payment) while all places run
 
 
 @dataclass
@@ -61,6 +64,11 @@ class AIService:
         self._take_payment = take_payment
         self._check_balance = check_balance
         self._debit = debit
+        # NOTE: a job holds its thread while it waits for its model, so AI jobs get their own
+        # threads, as many as the models have places (+ refusals in flight), and never starve
+        # the shared pool that /segment and /payment use (anyio's: 40 threads).
+        places = sum(s.config.capacity for s in manager.slots.values())
+        self.jobs = ThreadPoolExecutor(places + SPARE_THREADS, thread_name_prefix="ai-job")
 
     def accept(
         self, payment: Payment, creds: SegmentCredentials, pipeline: str, params: dict[str, Any]
@@ -102,6 +110,11 @@ class AIService:
         log.debug("%s/%s done in %.3f s (%d units)", job.pipeline, job.model_id,
                   time.perf_counter() - start, job.prepared.units)  # fmt: skip
         return body
+
+    def close(self) -> None:
+        """Unloads the models; jobs still queued for a thread are dropped."""
+        self.jobs.shutdown(wait=False, cancel_futures=True)
+        self.manager.close()
 
     def cancel(self, job: AIJob) -> None:
         """Gives the place back for a job that will not run (the client went away)."""

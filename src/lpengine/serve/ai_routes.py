@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -30,12 +30,17 @@ from lpengine.ai.api import ROUTES, RouteSpec, ValidationError, parse
 from lpengine.ai.errors import AIError
 from lpengine.ai.manager import NoCapacity
 from lpengine.ai.pipelines.llm import response as llm_response
+from lpengine.ai.results import new_request_id, store_results, stores_results
 from lpengine.ai.service import AIJob, JobFailed
 from lpengine.engine import Engine
 from lpengine.payment import Payment, SegmentCredentials
 from lpengine.serve import paid
+from lpengine.serve.body import read_at_most
+
+log = logging.getLogger(__name__)
 
 MAX_FORM_FIELD_BYTES = 4 << 20  # text fields (mask_input-sized JSON strings fit)
+MAX_JSON_BODY_BYTES = 16 << 20  # JSON routes (llm histories, prompts); ai-runner sets none
 
 
 def ai_routes(engine: Engine) -> list[BaseRoute]:
@@ -57,8 +62,9 @@ def _endpoint(engine: Engine, spec: RouteSpec) -> Callable[[Request], Awaitable[
             params = parse(spec, await _read_body(request, spec), form=spec.multipart)
             payment, creds = paid.read_headers(request.headers)
             stream = spec.pipeline == "llm" and bool(params["stream"])
-            args = (engine, payment, creds, spec.pipeline, params, not stream)
-            job, outcome = await paid.call(_accept_and_run, *args)
+            store = stores_results(spec.pipeline, request.headers.get("authorization", ""))
+            args = (engine, payment, creds, spec.pipeline, params, not stream, store)
+            job, outcome = await paid.call_on(engine.ai.jobs, _accept_and_run, *args)
         except ValidationError as err:
             return JSONResponse({"detail": err.detail}, status_code=422)
         except AIError as err:
@@ -85,18 +91,28 @@ def _accept_and_run(
     pipeline: str,
     params: dict[str, Any],
     run: bool,
+    store: bool,
 ) -> tuple[AIJob, dict[str, Any] | JobFailed | None]:
-    """The job accepted (refusals raise) and, unless `run` is false, run: one trip to a worker
-    thread per request. The place is always given back, even if the client went away."""
+    """The job accepted (refusals raise) and, unless `run` is false, run, its media stored for
+    download when `store` (lpengine.ai.results): one trip to a worker thread per request. The
+    place is always given back, even if the client went away."""
     job = engine.ai.accept(payment, creds, pipeline, params)
     if not run:
         return job, None
     try:
-        return job, engine.ai.run(job)
+        body = engine.ai.run(job)
     except JobFailed as err:
         return job, err
     finally:
         engine.ai.cancel(job)  # NOTE: a no-op once the job ran
+    if not store:
+        return job, body
+    base_url = engine.config.service_uri
+    try:
+        return job, store_results(body, pipeline, engine.ai_results, base_url, new_request_id())
+    except ValueError as err:  # paid for and done, but it cannot be handed over
+        log.error("%s/%s: results not stored: %s", pipeline, job.model_id, err)
+        return job, JobFailed(500, "Failed to store the results.")
 
 
 def _stream(engine: Engine, job: AIJob) -> Response:
@@ -105,7 +121,7 @@ def _stream(engine: Engine, job: AIJob) -> Response:
     pieces: asyncio.Queue[str | None] = asyncio.Queue()
     (item,) = job.prepared.items
     item.inputs["on_text"] = lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text)
-    running = asyncio.ensure_future(run_in_threadpool(engine.ai.run, job))
+    running = loop.run_in_executor(engine.ai.jobs, engine.ai.run, job)
 
     def finished(future: asyncio.Future[dict[str, Any]]) -> None:
         if not future.cancelled():
@@ -143,8 +159,11 @@ async def _read_body(request: Request, spec: RouteSpec) -> dict[str, Any]:
     body does not decode."""
     content_type = request.headers.get("content-type", "")
     if not spec.multipart:
+        data = await read_at_most(request, MAX_JSON_BODY_BYTES)
+        if data is None:
+            raise AIError(413, f"body: larger than {MAX_JSON_BODY_BYTES >> 20} MiB")
         try:
-            values = json.loads(await request.body())
+            values = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise AIError(400, f"body: expected a JSON object ({err})") from None
         if not isinstance(values, dict):

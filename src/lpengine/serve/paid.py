@@ -11,7 +11,11 @@ the engine through `call`, so statuses and texts are the same everywhere, as go'
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from functools import partial
 from typing import ParamSpec, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -61,8 +65,22 @@ def read_headers(headers: Headers) -> tuple[Payment, SegmentCredentials]:
 
 async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """`fn` off the event loop (signatures and fsyncs block); engine refusals become Refusal."""
-    try:
+    with _refusals():
         return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def call_on(executor: Executor, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`call`, on the threads of `executor`."""
+    with _refusals():
+        return await asyncio.get_running_loop().run_in_executor(
+            executor, partial(fn, *args, **kwargs)
+        )
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    try:
+        yield
     except CredentialsError as err:
         raise Refusal(403, str(err)) from None
     except PaymentError as err:

@@ -102,6 +102,8 @@ def stream_endpoint(engine: Engine) -> Callable[[Request], Awaitable[Response]]:
         key = request.path_params["key"]
         data = engine.renditions.get(key)
         if data is None:
+            data = engine.ai_results.get(key)
+        if data is None:
             return PlainTextResponse("404 page not found\n", status_code=404)
         return Response(data, media_type=media_type(key))
 
