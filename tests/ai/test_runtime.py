@@ -39,10 +39,12 @@ def manager(root: Path, pipeline: str, model_id: str, flags: object) -> ModelMan
 def test_flags_take_ai_runners_names_and_strings_case_insensitively():
     got = parse_flags(
         {"TORCH_COMPILE": "True", "cuda_graphs": True, "TensorRT": "false", "BFLOAT16": "true",
-         "max_batch_size": 4, "MAX_WAIT_MS": 2.5},
+         "max_batch_size": 4, "MAX_WAIT_MS": 2.5, "max_loras": 3},
         "m",
     )  # fmt: skip
-    assert got == Optimizations(4, 2.5, torch_compile=True, cuda_graphs=True, bfloat16=True)
+    assert got == Optimizations(
+        4, 2.5, torch_compile=True, cuda_graphs=True, bfloat16=True, max_loras=3
+    )
     assert parse_flags({}, "m") == Optimizations()
 
 
@@ -53,6 +55,7 @@ def test_flags_take_ai_runners_names_and_strings_case_insensitively():
         ({"CUDA_GRAPHS": 1}, "optimization_flags.CUDA_GRAPHS: expected true or false"),
         ({"max_batch_size": 0}, "optimization_flags.max_batch_size: expected an integer >= 1"),
         ({"max_wait_ms": -1}, "optimization_flags.max_wait_ms: expected a number >= 0"),
+        ({"max_loras": 0}, "optimization_flags.max_loras: expected an integer >= 1"),
         ({"TORCH_COMPLIE": True}, "optimization_flags.TORCH_COMPLIE: unknown flag"),
     ],
 )

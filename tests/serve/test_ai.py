@@ -21,7 +21,7 @@ from PIL import Image
 from lpengine.capabilities import Capability
 from lpengine.net import lp_rpc_pb2 as pb
 from lpengine.serve.ai_routes import MAX_JSON_BODY_BYTES
-from lpengine.testing import TINY_MODELS
+from lpengine.testing import TINY_MODELS, TINY_SD_LORA
 from tests.ai.models import WHISPER, models_dir, png, whisper_dir
 from tests.helpers import ServerProcess
 from tests.pm.conftest import GATEWAY_KEY
@@ -212,6 +212,12 @@ def test_unpaid_work_is_refused_and_its_place_given_back(server, gateway, info):
                     "msg": "`height` and `width` have to be divisible by 8 but are 576 and 63."
                 }
             },
+        ),
+        (
+            "/text-to-image",
+            {"json": {"model_id": SD, "prompt": "x", "loras": '{"nobody/no-such-lora": 1}'}},
+            400,
+            {"detail": {"msg": "LoRa repository 'nobody/no-such-lora' not found"}},
         ),
         (
             "/upscale",
@@ -447,7 +453,8 @@ def test_text_to_speech_answers_a_wav_and_is_debited_per_character(server, gatew
     )
 
 
-# NOTE: last: its two paid requests leave credit in 27_<SD> that earlier tests must not see
+# NOTE: last, these two: their paid requests leave credit in 27_<SD> that the tests above must
+# not see (test_unpaid_work_is_refused_and_its_place_given_back)
 def test_new_gateways_get_image_urls_to_download_old_ones_data_urls(server, gateway, info):
     body = {"model_id": SD, "prompt": "a cat", "width": 64, "height": 48, "seed": 9,
             "num_inference_steps": 1, "num_images_per_prompt": 2}  # fmt: skip
@@ -463,3 +470,16 @@ def test_new_gateways_get_image_urls_to_download_old_ones_data_urls(server, gate
     assert [fetch(u, "image/png") for u in urls] == inline  # the same seeds: the same images
     gone = httpx.get(urls[0].rsplit("/", 1)[0] + "/0000000000000000.png", verify=False)
     assert gone.status_code == 404
+
+
+def test_text_to_image_applies_a_lora_from_the_models_dir(server, gateway, info):
+    def image(loras: str) -> bytes:
+        body = {"model_id": SD, "prompt": "a cat", "width": 64, "height": 64, "seed": 5,
+                "num_inference_steps": 2, "loras": loras}  # fmt: skip
+        r = post(server, "/text-to-image", headers(gateway, info), json=body)
+        assert r.status_code == 200, r.text
+        return base64.b64decode(r.json()["images"][0]["url"].split(",", 1)[1])
+
+    plain = image("")
+    assert image(json.dumps({TINY_SD_LORA: 1.0})) != plain
+    assert image(json.dumps({TINY_SD_LORA: 0.0})) == plain

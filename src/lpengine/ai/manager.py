@@ -9,6 +9,9 @@ the route's out-of-memory 500. Out-of-memory while running unloads the model (it
 released; the next request loads it again). Every change republishes the offer "ai" in the
 capability registry: per model warm (loaded), capacity (free slots) and capacityInUse.
 
+The image pipelines share one safety checker (`lpengine.ai.safety_checker`), loaded with the
+first of them and unloaded with the last, its memory counted with theirs.
+
 Batching and runtime options per model come from the entry's `optimization_flags`
 (`lpengine.ai.runtime`): `max_batch_size` (default 1: one request at a time, as ai-runner),
 `max_wait_ms` (default 0: batch only what is queued), the dtype and the compilers. An entry
@@ -31,8 +34,9 @@ from lpengine.ai.batcher import Batcher
 from lpengine.ai.errors import AIError, OutOfMemory, is_oom
 from lpengine.ai.model_config import AIModelConfig
 from lpengine.ai.model_dir import ModelNotFound, snapshot_dir, weights_bytes
-from lpengine.ai.pipelines import PIPELINES, Item, Pipeline
+from lpengine.ai.pipelines import PIPELINES, Item, Pipeline, Prepared
 from lpengine.ai.runtime import Optimizations, optimize, parse_flags
+from lpengine.ai.safety_checker import SafetyChecker
 from lpengine.capability_registry import CapabilityRegistry, ModelOffer, Offer
 
 log = logging.getLogger(__name__)
@@ -99,6 +103,7 @@ class ModelManager:
         self._lock = threading.Lock()
         self.slots: dict[tuple[str, str], ModelSlot] = {}
         self.unsupported: list[tuple[AIModelConfig, str]] = []  # (entry, why not run)
+        self.safety = SafetyChecker(models_dir)
         for c in configs:
             if c.pipeline == LIVE:
                 continue  # NOTE: live runners advertise themselves (lpengine.live)
@@ -139,7 +144,8 @@ class ModelManager:
 
     @property
     def memory_used_bytes(self) -> int:
-        return sum(s.model.memory_bytes for s in self.slots.values() if s.model is not None)
+        models = sum(s.model.memory_bytes for s in self.slots.values() if s.model is not None)
+        return models + self.safety.memory_bytes
 
     def start(self) -> None:
         """Loads the warm models; one that fails is logged and stays cold (retried on use)."""
@@ -160,6 +166,15 @@ class ModelManager:
             end = "" if pipeline == "llm" else "."  # NOTE: ai-runner's llm text has no period
             raise AIError(400, f"pipeline configured with {served} but called with {model_id}{end}")
         return slot
+
+    def prepare(self, slot: ModelSlot, params: dict[str, Any]) -> Prepared:
+        """The pipeline's `prepare`, then what needs the models dir: each LoRA it names is
+        there (AIError 400 in ai-runner's words). Before any payment; no model loaded."""
+        prepared = slot.pipeline.prepare(params)
+        for repo in prepared.loras:
+            if _missing(self.models_dir, repo) is not None:
+                raise AIError(400, f"LoRa repository '{repo}' not found")
+        return prepared
 
     def reserve(self, slot: ModelSlot) -> None:
         """Takes one of the slot's `capacity` places; NoCapacity when all are taken."""
@@ -197,6 +212,9 @@ class ModelManager:
             start = time.perf_counter()
             try:
                 model = slot.pipeline(folder, self.device, slot.options)
+                if slot.pipeline.checks_safety:
+                    self.safety.load(self.device)  # NOTE: once; later loads return at once
+                    model.safety = self.safety
                 slot.applied = tuple(
                     optimize(model.compile_targets(), self.device, slot.options, slot.name)
                 )
@@ -226,14 +244,20 @@ class ModelManager:
             raise
 
     def _make_room(self, need_bytes: int, keep: ModelSlot) -> None:
-        """Evicts idle loaded models until `need_bytes` fit; OutOfMemory when they cannot."""
+        """Evicts idle loaded models until `need_bytes` fit (and the safety checker, for an image
+        model, when it is not loaded: evicting the last image model unloads it); OutOfMemory
+        when they cannot."""
+
+        def need() -> int:
+            return need_bytes + (self.safety.pending_bytes() if keep.pipeline.checks_safety else 0)
+
         with self._lock:
-            while self.memory_used_bytes + need_bytes > self.memory_budget_bytes:
+            while self.memory_used_bytes + need() > self.memory_budget_bytes:
                 idle = [s for s in self.slots.values()
                         if s.model is not None and s.in_use == 0 and s is not keep]  # fmt: skip
                 if not idle:
                     raise OutOfMemory(
-                        f"{keep.name} needs {need_bytes >> 20} MB; {self.memory_used_bytes >> 20}"
+                        f"{keep.name} needs {need() >> 20} MB; {self.memory_used_bytes >> 20}"
                         f" of {self.memory_budget_bytes >> 20} MB are held by busy models"
                     )
                 victim = min(idle, key=lambda s: (s.config.warm, s.last_used))
@@ -247,6 +271,8 @@ class ModelManager:
             batcher.close()
         if model is not None:
             model.close()
+        if not any(s.model is not None for s in self.slots.values() if s.pipeline.checks_safety):
+            self.safety.close()  # NOTE: held while an image model is; the next one reloads it
         self._publish()
 
     def _publish(self) -> None:
@@ -276,6 +302,7 @@ class ModelManager:
                 "dtype": s.model.dtype_name if s.model is not None else None,
                 "compiled": list(s.applied),
                 "batches": s.batcher.batches if s.batcher else 0,
+                "safety_checker": self.safety.state if s.pipeline.checks_safety else None,
             }
             for s in self.slots.values()
         }
@@ -284,6 +311,7 @@ class ModelManager:
         for slot in self.slots.values():
             with slot.lock:
                 self._unload(slot)
+        self.safety.close()
 
 
 def _missing(models_dir: Path, model_id: str) -> str | None:

@@ -37,6 +37,13 @@ def snapshot_dir(root: Path, model_id: str) -> Path:
     raise ModelNotFound(f"{repo} has {len(snapshots)} snapshots and no refs/main to choose one")
 
 
+def snapshot_origin(snapshot: Path) -> tuple[Path, str]:
+    """(models dir, model id) of a folder that `snapshot_dir` answered, read back from its
+    path: `<root>/models--<org>--<name>/snapshots/<revision>`."""
+    repo = snapshot.parent.parent
+    return repo.parent, repo.name.removeprefix("models--").replace("--", "/")
+
+
 def weights_bytes(folder: Path) -> int:
     """The size of the weight files under `folder`: what loading it will take, roughly."""
     return sum(

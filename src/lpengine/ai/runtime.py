@@ -2,10 +2,11 @@
 
 Flag names are ai-runner's runner env names where it has one (`TORCH_COMPILE`, `BFLOAT16`; go
 passes `optimization_flags` to the runner as its environment), lpengine's own otherwise
-(`CUDA_GRAPHS`, `TENSORRT`, `max_batch_size`, `max_wait_ms`); names are case-insensitive and
-switches take JSON booleans or ai-runner's strings "true"/"false". A bad value is a ValueError
-naming the flag (the manager then does not advertise the model). ai-runner flags lpengine does
-not build (`SFAST`, `DEEPCACHE`, …) are accepted and logged as ignored; other names are errors.
+(`CUDA_GRAPHS`, `TENSORRT`, `max_batch_size`, `max_wait_ms`, `max_loras`: the LoRA adapters
+kept loaded, ai-runner's 12 by default); names are case-insensitive and switches take JSON
+booleans or ai-runner's strings "true"/"false". A bad value is a ValueError naming the flag (the
+manager then does not advertise the model). ai-runner flags lpengine does not build (`SFAST`,
+`DEEPCACHE`, …) are accepted and logged as ignored; other names are errors.
 
 On CUDA models load in float16 (bfloat16 with `BFLOAT16`), on CPU in float32. The compilers
 act on a pipeline's `compile_targets()` (the denoiser, the transformer) when it is loaded:
@@ -45,6 +46,7 @@ class Optimizations:
     cuda_graphs: bool = False
     tensorrt: bool = False
     bfloat16: bool = False
+    max_loras: int = 12  # LoRA adapters kept loaded per model (ai-runner's LORA_MAX_LOADED)
 
 
 def parse_flags(flags: Mapping[str, Any], where: str) -> Optimizations:
@@ -53,7 +55,7 @@ def parse_flags(flags: Mapping[str, Any], where: str) -> Optimizations:
     values: dict[str, Any] = {}
     for key, (name, value) in lowered.items():
         what = f"{where}.optimization_flags.{name}"
-        if key == "max_batch_size":
+        if key in ("max_batch_size", "max_loras"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{what}: expected an integer >= 1, got {value!r}")
             values[key] = value
@@ -66,7 +68,8 @@ def parse_flags(flags: Mapping[str, Any], where: str) -> Optimizations:
         elif key in IGNORED:
             log.warning("%s: ai-runner's option is not built in lpengine; ignored", what)
         else:
-            known = ", ".join(("max_batch_size", "max_wait_ms", *(s.upper() for s in SWITCHES)))
+            known = ", ".join(("max_batch_size", "max_wait_ms", "max_loras",
+                               *(s.upper() for s in SWITCHES)))  # fmt: skip
             raise ValueError(f"{what}: unknown flag (lpengine's are {known})")
     return Optimizations(**values)
 

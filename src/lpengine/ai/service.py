@@ -77,7 +77,7 @@ class AIService:
         PaymentError (400) or InternalError (500)."""
         self._check_credentials(creds, payment.sender)
         slot = self.manager.slot(pipeline, params.get("model_id", params.get("model", "")))
-        prepared = slot.pipeline.prepare(params)
+        prepared = self.manager.prepare(slot, params)
         self.manager.reserve(slot)
         key = f"{int(slot.pipeline.capability)}_{slot.config.model_id}"
         try:

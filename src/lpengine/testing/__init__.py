@@ -8,9 +8,10 @@ They load through the same loaders as real models (`lpengine.ai`), in seconds, w
 
 from lpengine.testing.tiny_models import (
     TINY_MODELS,
+    TINY_SD_LORA,
     hf_snapshot_dir,
     link_model,
     write_tiny_models,
 )
 
-__all__ = ["TINY_MODELS", "hf_snapshot_dir", "link_model", "write_tiny_models"]
+__all__ = ["TINY_MODELS", "TINY_SD_LORA", "hf_snapshot_dir", "link_model", "write_tiny_models"]

@@ -17,6 +17,8 @@ import string
 from pathlib import Path
 from typing import Any
 
+from lpengine.ai.safety_checker import MODEL_ID as SAFETY_CHECKER
+
 # NOTE: a fixed, fake commit id: the loader resolves refs/main to it like any hub revision.
 REVISION = "0" * 39 + "1"
 TINY_SD = "lpengine-testing/tiny-sd"
@@ -26,6 +28,8 @@ TINY_LLM = "lpengine-testing/tiny-llm"
 TINY_SAM2 = "lpengine-testing/tiny-sam2"
 TINY_SVD = "lpengine-testing/tiny-svd"
 TINY_TTS = "lpengine-testing/tiny-vits"
+TINY_SD_LORA = "lpengine-testing/tiny-sd-lora"  # a LoRA adapter for TINY_SD, not a pipeline's
+LORA_WEIGHTS = "pytorch_lora_weights.safetensors"  # the file diffusers saves a LoRA in
 TINY_MODELS = {
     "text-to-image": TINY_SD,
     "image-to-image": TINY_SD,
@@ -52,7 +56,8 @@ def hf_snapshot_dir(root: Path, model_id: str, revision: str = REVISION) -> Path
 
 
 def write_tiny_models(root: Path) -> dict[str, str]:
-    """Writes every tiny model under `root` (skipping those already there); returns
+    """Writes every tiny model under `root` (skipping those already there), the image
+    pipelines' safety checker (`SAFETY_CHECKER`, flagging nothing) included; returns
     pipeline -> model_id."""
     root = Path(root)
     from lpengine.testing import tiny_transformers as tt
@@ -60,11 +65,15 @@ def write_tiny_models(root: Path) -> dict[str, str]:
     writers = ((TINY_SD, _write_tiny_sd), (TINY_UPSCALER, _write_tiny_upscaler),
                (TINY_BLIP, tt.write_tiny_blip), (TINY_LLM, tt.write_tiny_llm),
                (TINY_SAM2, tt.write_tiny_sam2), (TINY_SVD, _write_tiny_svd),
-               (TINY_TTS, tt.write_tiny_vits))  # fmt: skip
+               (TINY_TTS, tt.write_tiny_vits),
+               (SAFETY_CHECKER, tt.write_tiny_safety_checker))  # fmt: skip
     for model_id, write in writers:
         snapshot = hf_snapshot_dir(root, model_id)
         if not (snapshot / "model_index.json").exists() and not (snapshot / "config.json").exists():
             write(snapshot)
+    lora = hf_snapshot_dir(root, TINY_SD_LORA)
+    if not (lora / LORA_WEIGHTS).exists():
+        write_tiny_sd_lora(lora)
     return dict(TINY_MODELS)
 
 
@@ -215,3 +224,26 @@ def _write_tiny_svd(snapshot: Path) -> None:
         feature_extractor=transformers.CLIPImageProcessor(crop_size=224, size=224),
     )  # fmt: skip
     pipe.save_pretrained(str(snapshot))
+
+
+def write_tiny_sd_lora(snapshot: Path, seed: int = _SEED + 7) -> None:
+    """A rank-4 LoRA on TINY_SD's UNet attention and text encoder, saved as diffusers' training
+    scripts save one; another `seed`, another LoRA. NOTE: A and B both random (peft starts B at
+    zero, a LoRA that changes nothing), so at weight 1 it visibly changes the images."""
+    import torch
+
+    d = _diffusers()
+    peft: Any = importlib.import_module("peft")
+    torch.manual_seed(seed)
+    layers = {}
+    for name, module, targets in (
+        ("unet", _unet(4), ["to_q", "to_k", "to_v", "to_out.0"]),
+        ("text_encoder", _text_encoder(), ["q_proj", "k_proj", "v_proj", "out_proj"]),
+    ):
+        config = peft.LoraConfig(r=4, lora_alpha=4, init_lora_weights=False, target_modules=targets)
+        module = peft.inject_adapter_in_model(config, module)
+        state = peft.get_peft_model_state_dict(module)
+        layers[f"{name}_lora_layers"] = d.utils.convert_state_dict_to_diffusers(state)
+    d.StableDiffusionPipeline.save_lora_weights(
+        str(snapshot), weight_name=LORA_WEIGHTS, safe_serialization=True, **layers
+    )

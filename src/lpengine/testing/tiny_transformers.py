@@ -144,3 +144,35 @@ def write_tiny_vits(snapshot: Path) -> None:
     )  # fmt: skip
     t.VitsModel(config).save_pretrained(str(snapshot))
     tokenizer.save_pretrained(str(snapshot))
+
+
+def write_tiny_safety_checker(snapshot: Path, threshold: float = 1.0) -> None:
+    """diffusers' StableDiffusionSafetyChecker over a 2-layer CLIP vision tower (32 px, 8 px
+    patches) with random concept embeddings, and the preprocessor_config.json that
+    CompVis/stable-diffusion-safety-checker carries. An image is flagged when its cosine
+    similarity to a concept passes `threshold`: 1.0 (the default) flags nothing, -1.0 everything.
+    """
+    import torch
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+
+    t = _transformers()
+    torch.manual_seed(_SEED + 5)
+    config = t.CLIPConfig(
+        text_config={"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4,
+                     "num_hidden_layers": 1, "vocab_size": 99, "bos_token_id": 0,
+                     "eos_token_id": 2},
+        vision_config={"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4,
+                       "num_hidden_layers": 2, "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    )  # fmt: skip
+    checker: Any = StableDiffusionSafetyChecker(config)
+    with torch.no_grad():
+        checker.concept_embeds.normal_()
+        checker.special_care_embeds.normal_()
+        checker.concept_embeds_weights.fill_(threshold)
+        checker.special_care_embeds_weights.fill_(threshold)
+    checker.save_pretrained(str(snapshot))
+    # NOTE: the PIL class writes what CLIPImageProcessor writes, without its torchvision warning.
+    processor = getattr(t, "CLIPImageProcessorPil", None) or t.CLIPImageProcessor
+    crop = {"height": 32, "width": 32}
+    processor(size={"shortest_edge": 32}, crop_size=crop).save_pretrained(str(snapshot))

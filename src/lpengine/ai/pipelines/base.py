@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from lpengine.ai.errors import AIError
 from lpengine.ai.runtime import Optimizations, torch_dtype
+from lpengine.ai.safety_checker import SafetyChecker
 
 MAX_SEED = 2**32 - 1
 
@@ -37,12 +38,15 @@ class Prepared:
     units: int
     items: tuple[Item, ...]
     context: Any = None
+    loras: tuple[str, ...] = ()  # LoRA repos its items need, checked in the models dir
 
 
 class Pipeline(ABC):
     name: ClassVar[str]
     capability: ClassVar[int]
     batchable: ClassVar[bool] = True  # False: each request runs alone whatever the flags say
+    checks_safety: ClassVar[bool] = False  # True: its images get `nsfw` from the safety checker
+    safety: SafetyChecker | None = None  # the node's checker, given by the manager at load
 
     def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
         self.folder = folder

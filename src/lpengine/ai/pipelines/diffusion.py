@@ -10,6 +10,7 @@ from typing import Any
 from lpengine.ai.errors import AIError
 from lpengine.ai.images import png_data_url
 from lpengine.ai.pipelines.base import Item, Prepared, pad
+from lpengine.ai.safety_checker import SafetyChecker
 
 MAX_SIDE = 4096  # pixels; past this no GPU has the memory (the runner has no limit: it OOMs)
 MAX_IMAGES = 16  # per request
@@ -87,10 +88,8 @@ def check_loras(value: str) -> dict[str, float]:
         raise AIError(400, "All strengths must be numbers greater than or equal to 0.0.")
     if len(loras) > MAX_LORAS:
         raise AIError(400, f"Too many LoRas provided. Maximum is {MAX_LORAS}.")
-    # TODO(#7): load adapters from the models dir; until then every named one is refused.
-    for repo in loras:
-        raise AIError(400, f"LoRa repository '{repo}' not found")
-    return {}
+    # NOTE: whether each repo is in the models dir is the manager's check (ModelManager.prepare).
+    return {str(repo): float(weight) for repo, weight in loras.items()}
 
 
 def check_size(width: int, height: int) -> None:
@@ -104,10 +103,16 @@ def check_size(width: int, height: int) -> None:
         )
 
 
-def image_results(out: Any, n: int) -> list[tuple[Any, bool]]:
-    """(PIL image, nsfw) per item of a diffusers output, padding dropped."""
-    nsfw = getattr(out, "nsfw_content_detected", None) or [False] * len(out.images)
-    return [(img, bool(flag)) for img, flag in zip(out.images[:n], nsfw[:n], strict=True)]
+def image_results(
+    out: Any, items: Sequence[Item], safety: SafetyChecker | None
+) -> list[tuple[Any, bool]]:
+    """(PIL image, nsfw) per item of a diffusers output, padding dropped; nsfw from one
+    safety-checker call over the items whose request asked for the check (ai-runner's: a
+    pipeline's own checker, as SD 1.5 folders carry, is not what `nsfw` reports)."""
+    images = out.images[: len(items)]
+    checked = [bool(item.inputs["safety_check"]) for item in items]
+    nsfw = safety.flags(images, checked) if safety is not None else [False] * len(images)
+    return list(zip(images, nsfw, strict=True))
 
 
 def image_response(prepared: Prepared, results: list[Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from lpengine.ai.errors import AIError
 from lpengine.ai.images import decode_image, image_size
 from lpengine.ai.pipelines import diffusion as d
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, seeds
+from lpengine.ai.pipelines.lora import Adapters, lora_key
 from lpengine.ai.pipelines.text_to_image import prompt_kwargs
 from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
@@ -19,6 +20,7 @@ from lpengine.capabilities import Capability
 class ImageToImage(Pipeline):
     name = "image-to-image"
     capability = Capability.IMAGE_TO_IMAGE
+    checks_safety = True
 
     def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
         super().__init__(folder, device, options)
@@ -26,6 +28,7 @@ class ImageToImage(Pipeline):
 
         self.pipe = d.load_diffusers(AutoPipelineForImage2Image, folder, device, self.dtype)
         self._accepts = set(inspect.signature(self.pipe.__call__).parameters)
+        self.adapters = Adapters(self.pipe, folder, device, self.options.max_loras)
 
     def compile_targets(self) -> list[Any]:
         return d.denoiser(self.pipe)
@@ -33,7 +36,7 @@ class ImageToImage(Pipeline):
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:
         d.check_prompt(params)
-        d.check_loras(params["loras"])
+        loras = d.check_loras(params["loras"])
         width, height = image_size(params["image"])
         d.check_size(width - width % 8 or 8, height - height % 8 or 8)
         n = d.check_count(params)
@@ -47,6 +50,7 @@ class ImageToImage(Pipeline):
             params["strength"],
             params["guidance_scale"],
             params["image_guidance_scale"],
+            lora_key(loras),
         )
         items = tuple(
             Item(
@@ -56,14 +60,17 @@ class ImageToImage(Pipeline):
                     "negative": params["negative_prompt"],
                     "image": image,
                     "seed": s,
+                    "safety_check": params["safety_check"],
                 },
             )
             for s in seeds(params["seed"], n)
         )
-        return Prepared(width * height * n, items, context=params["safety_check"])
+        return Prepared(
+            width * height * n, items, context=params["safety_check"], loras=tuple(loras)
+        )
 
     def run(self, items: Sequence[Item], pad_to: int) -> list[Any]:
-        _, steps, strength, guidance, image_guidance = items[0].key
+        _, steps, strength, guidance, image_guidance, loras = items[0].key
         prompts, negatives, images, batch_seeds = d.batch_inputs(
             items, pad_to, "prompt", "negative", "image", "seed"
         )
@@ -74,8 +81,9 @@ class ImageToImage(Pipeline):
         if steps is not None:
             kwargs["num_inference_steps"] = steps
         kwargs |= prompt_kwargs(self._accepts, prompts, negatives)
+        self.adapters.apply(loras)
         out = self.pipe(generator=d.generators(self.device, batch_seeds), **kwargs)
-        return d.image_results(out, len(items))
+        return d.image_results(out, items, self.safety)
 
     @classmethod
     def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@ runner's stabilityai/stable-video-diffusion-img2vid-xt), answered as an orchestr
 the 25 frames encoded into one MP4 (H.264, 6000 kbps, `fps` frames per second) in an
 ImageResponse whose `url` is a `data:video/mp4` URL with the seed.
 
-NOTE: no safety checker is loaded, so `nsfw` is false (the runner checks the input image).
+`nsfw` is the safety checker's verdict on the input image (as the runner's: the frames are not
+checked), false when the request's `safety_check` is false.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class ImageToVideo(Pipeline):
     name = "image-to-video"
     capability = Capability.IMAGE_TO_VIDEO
     batchable = False
+    checks_safety = True
 
     def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
         super().__init__(folder, device, options)
@@ -58,7 +60,7 @@ class ImageToVideo(Pipeline):
         inputs = {
             "image": image, "seed": seed, "width": width, "height": height, "fps": params["fps"],
             "motion": params["motion_bucket_id"], "noise": params["noise_aug_strength"],
-            "steps": steps if steps >= 1 else None,
+            "steps": steps if steps >= 1 else None, "safety_check": params["safety_check"],
         }  # fmt: skip
         # NOTE: never batched (batchable = False): a video is a batch of 25 frames already.
         return Prepared(width * height * FRAMES, (Item(object(), inputs),))
@@ -66,7 +68,7 @@ class ImageToVideo(Pipeline):
     def run(self, items: Sequence[Item], pad_to: int) -> list[Any]:
         return [self._video(item.inputs) for item in items]
 
-    def _video(self, p: dict[str, Any]) -> tuple[bytes, int]:
+    def _video(self, p: dict[str, Any]) -> tuple[bytes, int, bool]:
         kwargs: dict[str, Any] = {
             "height": p["height"], "width": p["width"], "fps": p["fps"],
             "motion_bucket_id": p["motion"], "noise_aug_strength": p["noise"],
@@ -74,17 +76,20 @@ class ImageToVideo(Pipeline):
         }  # fmt: skip
         if p["steps"] is not None:
             kwargs["num_inference_steps"] = p["steps"]
+        # NOTE: the input image is checked, before the video is made (ai-runner's order).
+        checked = [bool(p["safety_check"])]
+        (nsfw,) = self.safety.flags([p["image"]], checked) if self.safety is not None else [False]
         (generator,) = d.generators(self.device, [p["seed"]])
         # NOTE: "pt" keeps the frames on the device; lpengine's op converts them to yuv420p
         # there and only the 4:2:0 planes (half of RGB's bytes) cross to the host.
         out = self.pipe(p["image"], generator=generator, output_type="pt", **kwargs)
-        return mp4(rgb_frames(out.frames[0]), p["fps"]), p["seed"]
+        return mp4(rgb_frames(out.frames[0]), p["fps"]), p["seed"], nsfw
 
     @classmethod
     def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:
-        ((video, seed),) = results
+        ((video, seed, nsfw),) = results
         url = "data:video/mp4;base64," + base64.b64encode(video).decode("ascii")
-        return {"images": [{"url": url, "seed": seed, "nsfw": False}]}
+        return {"images": [{"url": url, "seed": seed, "nsfw": nsfw}]}
 
     @property
     def memory_bytes(self) -> int:

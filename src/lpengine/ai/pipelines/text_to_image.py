@@ -9,6 +9,7 @@ from typing import Any
 
 from lpengine.ai.pipelines import diffusion as d
 from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, seeds, split_prompt
+from lpengine.ai.pipelines.lora import Adapters, lora_key
 from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
@@ -16,6 +17,7 @@ from lpengine.capabilities import Capability
 class TextToImage(Pipeline):
     name = "text-to-image"
     capability = Capability.TEXT_TO_IMAGE
+    checks_safety = True
 
     def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
         super().__init__(folder, device, options)
@@ -23,6 +25,7 @@ class TextToImage(Pipeline):
 
         self.pipe = d.load_diffusers(AutoPipelineForText2Image, folder, device, self.dtype)
         self._accepts = set(inspect.signature(self.pipe.__call__).parameters)
+        self.adapters = Adapters(self.pipe, folder, device, self.options.max_loras)
 
     def compile_targets(self) -> list[Any]:
         return d.denoiser(self.pipe)
@@ -30,22 +33,30 @@ class TextToImage(Pipeline):
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:
         d.check_prompt(params)
-        d.check_loras(params["loras"])
+        loras = d.check_loras(params["loras"])
         width, height = params["width"], params["height"]
         d.check_size(width, height)
         n = d.check_count(params)
         steps = params["num_inference_steps"]
-        key = (width, height, steps if steps >= 1 else None, params["guidance_scale"])
-        items = tuple(
-            Item(
-                key, {"prompt": params["prompt"], "negative": params["negative_prompt"], "seed": s}
-            )
-            for s in seeds(params["seed"], n)
+        key = (
+            width,
+            height,
+            steps if steps >= 1 else None,
+            params["guidance_scale"],
+            lora_key(loras),
         )
-        return Prepared(width * height * n, items, context=params["safety_check"])
+        shared = {
+            "prompt": params["prompt"],
+            "negative": params["negative_prompt"],
+            "safety_check": params["safety_check"],
+        }
+        items = tuple(Item(key, {**shared, "seed": s}) for s in seeds(params["seed"], n))
+        return Prepared(
+            width * height * n, items, context=params["safety_check"], loras=tuple(loras)
+        )
 
     def run(self, items: Sequence[Item], pad_to: int) -> list[Any]:
-        width, height, steps, guidance = items[0].key
+        width, height, steps, guidance, loras = items[0].key
         prompts, negatives, batch_seeds = d.batch_inputs(
             items, pad_to, "prompt", "negative", "seed"
         )
@@ -53,8 +64,9 @@ class TextToImage(Pipeline):
         if steps is not None:  # NOTE: < 1 falls back to the model's default (ai-runner)
             kwargs["num_inference_steps"] = steps
         kwargs |= prompt_kwargs(self._accepts, prompts, negatives)
+        self.adapters.apply(loras)
         out = self.pipe(generator=d.generators(self.device, batch_seeds), **kwargs)
-        return d.image_results(out, len(items))
+        return d.image_results(out, items, self.safety)
 
     @classmethod
     def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:

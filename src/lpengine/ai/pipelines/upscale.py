@@ -19,6 +19,7 @@ MAX_INPUT_SIDE = 1024  # the output is 4x: 4096
 class Upscale(Pipeline):
     name = "upscale"
     capability = Capability.UPSCALE
+    checks_safety = True
 
     def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
         super().__init__(folder, device, options)
@@ -38,7 +39,9 @@ class Upscale(Pipeline):
         steps = params["num_inference_steps"]
         key = (image.size, steps if steps >= 1 else None)
         (seed,) = seeds(params["seed"], 1, zero_is_random=True)
-        item = Item(key, {"prompt": params["prompt"], "image": image, "seed": seed})
+        inputs = {"prompt": params["prompt"], "image": image, "seed": seed,
+                  "safety_check": params["safety_check"]}  # fmt: skip
+        item = Item(key, inputs)
         return Prepared(width * height, (item,), context=params["safety_check"])
 
     def run(self, items: Sequence[Item], pad_to: int) -> list[Any]:
@@ -48,7 +51,7 @@ class Upscale(Pipeline):
         if steps is not None:
             kwargs["num_inference_steps"] = steps
         out = self.pipe(generator=d.generators(self.device, batch_seeds), **kwargs)
-        return d.image_results(out, len(items))
+        return d.image_results(out, items, self.safety)
 
     @classmethod
     def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:
