@@ -18,14 +18,12 @@ from PIL import Image
 from lpengine.ai.api import ROUTES, parse
 from lpengine.ai.errors import AIError, classify
 from lpengine.ai.manager import ModelManager, Ran
-from lpengine.ai.model_config import parse_ai_models
 from lpengine.ai.pipelines import PIPELINES
 from lpengine.ai.pipelines.lora import Adapters
 from lpengine.ai.service import AIService
-from lpengine.capability_registry import CapabilityRegistry
 from lpengine.testing import TINY_MODELS, TINY_SD_LORA, hf_snapshot_dir
 from lpengine.testing.tiny_models import LORA_WEIGHTS, write_tiny_sd_lora
-from tests.ai.models import models_dir, png
+from tests.ai.models import models_dir, png, started_manager
 
 SD = TINY_MODELS["text-to-image"]
 LORA = TINY_SD_LORA
@@ -49,10 +47,8 @@ def manager(root: Path) -> Iterator[ModelManager]:
         {"pipeline": "image-to-image", "model_id": SD, "capacity": 2,
          "optimization_flags": {"max_loras": 1}},
     ]  # fmt: skip
-    m = ModelManager(root, parse_ai_models(json.dumps(entries)), CapabilityRegistry("1"), "cpu")
-    m.start()
-    yield m
-    m.close()
+    with started_manager(root, entries) as m:
+        yield m
 
 
 def t2i(loras: dict[str, float] | None = None, **fields: object) -> dict[str, object]:

@@ -21,7 +21,7 @@ from lpengine.ai.pipelines import PIPELINES
 from lpengine.capabilities import Capability
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.testing import TINY_MODELS
-from tests.ai.models import models_dir, png
+from tests.ai.models import png, started_manager
 
 SD = TINY_MODELS["text-to-image"]
 UP = TINY_MODELS["upscale"]
@@ -46,23 +46,16 @@ def pixels(url: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return models_dir(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
 def manager(root: Path) -> Iterator[ModelManager]:
-    configs = parse_ai_models(
-        f'[{{"pipeline": "text-to-image", "model_id": "{SD}", "warm": true, "capacity": 4,'
-        f' "optimization_flags": {{"max_batch_size": 4, "max_wait_ms": 50}}}},'
-        f' {{"pipeline": "image-to-image", "model_id": "{SD}", "capacity": 1}},'
-        f' {{"pipeline": "upscale", "model_id": "{UP}", "capacity": 1}},'
-        f' {{"pipeline": "llm", "model_id": "x/y"}}]'
-    )
-    m = ModelManager(root, configs, CapabilityRegistry("1.0.0"), device="cpu")
-    m.start()
-    yield m
-    m.close()
+    models = [
+        {"pipeline": "text-to-image", "model_id": SD, "warm": True, "capacity": 4,
+         "optimization_flags": {"max_batch_size": 4, "max_wait_ms": 50}},
+        {"pipeline": "image-to-image", "model_id": SD, "capacity": 1},
+        {"pipeline": "upscale", "model_id": UP, "capacity": 1},
+        {"pipeline": "llm", "model_id": "x/y"},
+    ]  # fmt: skip
+    with started_manager(root, models) as m:
+        yield m
 
 
 def run(manager: ModelManager, pipeline: str, params: dict[str, object]) -> dict[str, object]:

@@ -17,15 +17,9 @@ from lpengine.ai.pipelines.image_to_video import mp4, rgb_frames, yuv420p
 from lpengine.ai.runtime import Optimizations, optimize, parse_flags, tensorrt_missing, torch_dtype
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.testing import TINY_MODELS
-from tests.ai.models import models_dir
 
 LLM, SD = TINY_MODELS["llm"], TINY_MODELS["text-to-image"]
 TRT_MISSING = tensorrt_missing()
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return models_dir(tmp_path_factory)
 
 
 def manager(root: Path, pipeline: str, model_id: str, flags: object) -> ModelManager:

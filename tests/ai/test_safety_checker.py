@@ -24,30 +24,23 @@ from lpengine.ai.model_dir import snapshot_dir
 from lpengine.ai.safety_checker import MODEL_ID, SafetyChecker
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.testing import TINY_MODELS, hf_snapshot_dir, link_model
-from tests.ai.models import models_dir, png
+from tests.ai.models import png, started_manager
 
 SD, UP, SVD = TINY_MODELS["text-to-image"], TINY_MODELS["upscale"], TINY_MODELS["image-to-video"]
 EVERYTHING = -1.0  # a cosine similarity is always above it: every checked image is flagged
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return models_dir(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
 def manager(root: Path) -> Iterator[ModelManager]:
-    configs = parse_ai_models(
-        f'[{{"pipeline": "text-to-image", "model_id": "{SD}", "warm": true, "capacity": 2,'
-        f' "optimization_flags": {{"max_batch_size": 4}}}},'
-        f' {{"pipeline": "image-to-image", "model_id": "{SD}"}},'
-        f' {{"pipeline": "upscale", "model_id": "{UP}"}},'
-        f' {{"pipeline": "image-to-video", "model_id": "{SVD}"}}]'
-    )
-    m = ModelManager(root, configs, CapabilityRegistry("1.0.0"), device="cpu")
-    m.start()
-    yield m
-    m.close()
+    models = [
+        {"pipeline": "text-to-image", "model_id": SD, "warm": True, "capacity": 2,
+         "optimization_flags": {"max_batch_size": 4}},
+        {"pipeline": "image-to-image", "model_id": SD},
+        {"pipeline": "upscale", "model_id": UP},
+        {"pipeline": "image-to-video", "model_id": SVD},
+    ]  # fmt: skip
+    with started_manager(root, models) as m:
+        yield m
 
 
 def t2i(**fields: object) -> dict[str, Any]:

@@ -18,12 +18,13 @@ from lpengine.ai.api import ROUTES, parse
 from lpengine.ai.errors import AIError
 from lpengine.ai.manager import ModelManager
 from lpengine.ai.model_config import parse_ai_models
-from lpengine.ai.pipelines.image_to_text import MAX_IMAGE_BYTES, ImageToText
+from lpengine.ai.pipelines.image_to_text import ImageToText
 from lpengine.ai.pipelines.llm import LLM, LLM_ERROR
+from lpengine.ai.pipelines.pretrained import MAX_IMAGE_BYTES
 from lpengine.ai.pipelines.text_to_speech import MAX_CHARS, TextToSpeech
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.testing import TINY_MODELS
-from tests.ai.models import models_dir, png
+from tests.ai.models import models_dir, png, started_manager
 
 BLIP, TINY_LLM = TINY_MODELS["image-to-text"], TINY_MODELS["llm"]
 VITS = TINY_MODELS["text-to-speech"]
@@ -37,11 +38,8 @@ def manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelManager]:
         {"pipeline": "llm", "model_id": TINY_LLM, "warm": True},
         {"pipeline": "text-to-speech", "model_id": VITS},
     ]  # fmt: skip
-    configs = parse_ai_models(json.dumps(models))
-    m = ModelManager(models_dir(tmp_path_factory), configs, CapabilityRegistry("1"), device="cpu")
-    m.start()
-    yield m
-    m.close()
+    with started_manager(models_dir(tmp_path_factory), models) as m:
+        yield m
 
 
 def caption(**fields: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Fixtures for server tests: the livepeer-gateway SDK in its own virtual environment."""
+"""Fixtures for server tests: the livepeer-gateway SDK in its own virtual environment, and a
+funded gateway with its discovered quote for each module's own `server` fixture."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import run_sdk_script
+from lpengine.net import lp_rpc_pb2 as pb
+from tests.helpers import ServerProcess, run_sdk_script
+from tests.pm.conftest import GATEWAY_KEY
+from tests.serve.paying_gateway import WireGateway, funded_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_VERSION = "1.0.0"
@@ -73,3 +77,16 @@ def sdk(sdk_python: Path):  # type: ignore[no-untyped-def]
         return run_sdk_script(sdk_python, SDK_CLIENT, command)
 
     return call
+
+
+@pytest.fixture(scope="module")
+def gateway(server: ServerProcess) -> WireGateway:
+    """A gateway whose deposit and reserve the module's `-network simulated` server funded."""
+    return funded_gateway(server.cli_url, GATEWAY_KEY)
+
+
+@pytest.fixture(scope="module")
+def info(server: ServerProcess, gateway: WireGateway) -> pb.OrchestratorInfo:
+    """What the module's server quotes that gateway at discovery (price, ticket params)."""
+    with server.grpc_channel() as channel:
+        return gateway.discover(channel)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
+from fractions import Fraction
 
 import grpc
 import httpx
@@ -17,8 +18,10 @@ from eth_utils import keccak, to_checksum_address
 
 from lpengine.net import lp_rpc_pb2 as pb
 from lpengine.pm import Payment, PriceInfo, TicketExpirationParams, TicketParams
-from tests.helpers import unary
+from tests.helpers import ServerProcess, unary
 from tests.pm.gateway import Gateway
+
+MAX_WIN_PROB = 2**256 - 1  # a ticket wins with probability win_prob / MAX_WIN_PROB
 
 
 def minimal(value: int) -> bytes:
@@ -117,3 +120,30 @@ def funded_gateway(cli_url: str, key: bytes, amount: str = "1eth") -> WireGatewa
     r = httpx.post(f"{cli_url}/simulated/fund", data=fund)
     assert r.status_code == 200, r.text
     return gw
+
+
+def paid_headers(
+    gateway: WireGateway, info: pb.OrchestratorInfo, nonces: Iterable[int], manifest_id: bytes
+) -> dict[str, str]:
+    """Livepeer-Payment (one ticket a nonce, at the quoted price) and Livepeer-Segment, as
+    go's gateway sends them with an AI job or a live stream's start and top-ups."""
+    payment = gateway.pay(info, nonces)
+    return {
+        "Livepeer-Payment": header(payment_to_pb(payment)),
+        "Livepeer-Segment": header(gateway.segment(info, manifest_id)),
+    }
+
+
+def balance(server: ServerProcess, gateway: WireGateway, key: str) -> Fraction | None:
+    """The gateway's credit on the node under `key` (operator API), in wei; None: no balance."""
+    doc = httpx.get(f"{server.cli_url}/balance", params={"sender": gateway.checksum, "key": key})
+    assert doc.status_code == 200, doc.text
+    value = doc.json()["balance_wei"]
+    return None if value is None else Fraction(value)
+
+
+def ev_and_price(info: pb.OrchestratorInfo) -> tuple[Fraction, Fraction]:
+    """A ticket's expected value (wei) and the price (wei a unit) that discovery quoted."""
+    p = info.ticket_params
+    ev = Fraction(big(p.face_value) * big(p.win_prob), MAX_WIN_PROB)
+    return ev, Fraction(info.price_info.pricePerUnit, info.price_info.pixelsPerUnit)

@@ -24,8 +24,7 @@ from lpengine.serve.ai_routes import MAX_JSON_BODY_BYTES
 from lpengine.testing import TINY_MODELS, TINY_SD_LORA
 from tests.ai.models import WHISPER, models_dir, png, whisper_dir
 from tests.helpers import ServerProcess
-from tests.pm.conftest import GATEWAY_KEY
-from tests.serve.paying_gateway import WireGateway, funded_gateway, header, payment_to_pb
+from tests.serve.paying_gateway import WireGateway, balance, ev_and_price, paid_headers
 
 pytestmark = pytest.mark.net
 
@@ -33,7 +32,6 @@ SD, UP = TINY_MODELS["text-to-image"], TINY_MODELS["upscale"]
 BLIP, LLM = TINY_MODELS["image-to-text"], TINY_MODELS["llm"]
 SAM2, SVD = TINY_MODELS["segment-anything-2"], TINY_MODELS["image-to-video"]
 VITS = TINY_MODELS["text-to-speech"]
-MAX = 2**256 - 1
 NONCES = count()
 
 
@@ -76,40 +74,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     assert "Traceback" not in srv.log, srv.log
 
 
-@pytest.fixture(scope="module")
-def gateway(server: ServerProcess) -> WireGateway:
-    return funded_gateway(server.cli_url, GATEWAY_KEY)
-
-
-@pytest.fixture(scope="module")
-def info(server: ServerProcess, gateway: WireGateway) -> pb.OrchestratorInfo:
-    with server.grpc_channel() as channel:
-        return gateway.discover(channel)
-
-
 def headers(gateway: WireGateway, info: pb.OrchestratorInfo, tickets: int = 1) -> dict[str, str]:
-    payment = gateway.pay(info, [next(NONCES) for _ in range(tickets)])
-    return {
-        "Livepeer-Payment": header(payment_to_pb(payment)),
-        "Livepeer-Segment": header(gateway.segment(info, b"ai-job")),
-    }
+    return paid_headers(gateway, info, [next(NONCES) for _ in range(tickets)], b"ai-job")
 
 
 def post(server: ServerProcess, path: str, hdrs: dict[str, str], **kw: object) -> httpx.Response:
     return httpx.post(f"{server.url}{path}", headers=hdrs, verify=False, timeout=120, **kw)  # type: ignore[arg-type]
-
-
-def balance(server: ServerProcess, gateway: WireGateway, key: str) -> Fraction | None:
-    doc = httpx.get(f"{server.cli_url}/balance", params={"sender": gateway.checksum, "key": key})
-    assert doc.status_code == 200, doc.text
-    value = doc.json()["balance_wei"]
-    return None if value is None else Fraction(value)
-
-
-def ev_and_price(info: pb.OrchestratorInfo) -> tuple[Fraction, Fraction]:
-    p = info.ticket_params
-    ev = Fraction(int.from_bytes(p.face_value, "big") * int.from_bytes(p.win_prob, "big"), MAX)
-    return ev, Fraction(info.price_info.pricePerUnit, info.price_info.pixelsPerUnit)
 
 
 def fetch(url: str, media_type: str) -> bytes:

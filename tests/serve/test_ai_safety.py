@@ -17,8 +17,7 @@ from lpengine.testing import TINY_MODELS, hf_snapshot_dir, link_model
 from lpengine.testing.tiny_transformers import write_tiny_safety_checker
 from tests.ai.models import models_dir
 from tests.helpers import ServerProcess
-from tests.pm.conftest import GATEWAY_KEY
-from tests.serve.paying_gateway import WireGateway, funded_gateway, header, payment_to_pb
+from tests.serve.paying_gateway import WireGateway, paid_headers
 
 pytestmark = pytest.mark.net
 
@@ -42,23 +41,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     assert "Traceback" not in srv.log, srv.log
 
 
-@pytest.fixture(scope="module")
-def gateway(server: ServerProcess) -> WireGateway:
-    return funded_gateway(server.cli_url, GATEWAY_KEY)
-
-
-@pytest.fixture(scope="module")
-def info(server: ServerProcess, gateway: WireGateway) -> pb.OrchestratorInfo:
-    with server.grpc_channel() as channel:
-        return gateway.discover(channel)
-
-
 def text_to_image(server: ServerProcess, gateway: WireGateway, info: pb.OrchestratorInfo,
                   **fields: object) -> list[dict[str, object]]:  # fmt: skip
-    hdrs = {
-        "Livepeer-Payment": header(payment_to_pb(gateway.pay(info, [next(NONCES)]))),
-        "Livepeer-Segment": header(gateway.segment(info, b"ai-job")),
-    }
+    hdrs = paid_headers(gateway, info, [next(NONCES)], b"ai-job")
     body = {"model_id": SD, "prompt": "a cat", "width": 64, "height": 48, "seed": 5,
             "num_inference_steps": 2, "num_images_per_prompt": 2, **fields}  # fmt: skip
     r = httpx.post(f"{server.url}/text-to-image", headers=hdrs, json=body, verify=False,

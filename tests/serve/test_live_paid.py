@@ -20,13 +20,11 @@ from lpengine.net import lp_rpc_pb2 as pb
 from tests.helpers import ServerProcess
 from tests.live import gateway as lc
 from tests.live.clips import ts_segments
-from tests.pm.conftest import GATEWAY_KEY
-from tests.serve.paying_gateway import WireGateway, funded_gateway, header, payment_to_pb
+from tests.serve.paying_gateway import WireGateway, ev_and_price, paid_headers
 
 pytestmark = [pytest.mark.net, pytest.mark.slow]
 
 NONCES = itertools.count()
-MAX = 2**256 - 1
 PRICE = 40  # wei per unit: one ticket (EV 8e9 wei) pays for about 7 s of a stream
 
 
@@ -41,35 +39,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     assert "Traceback" not in srv.log, srv.log
 
 
-@pytest.fixture(scope="module")
-def gateway(server: ServerProcess) -> WireGateway:
-    return funded_gateway(server.cli_url, GATEWAY_KEY)
-
-
-@pytest.fixture(scope="module")
-def info(server: ServerProcess, gateway: WireGateway) -> pb.OrchestratorInfo:
-    with server.grpc_channel() as channel:
-        return gateway.discover(channel)
-
-
 def paid(gw: WireGateway, info: pb.OrchestratorInfo, tickets: int, mid: bytes) -> dict[str, str]:
-    payment = gw.pay(info, [next(NONCES) for _ in range(tickets)])
-    return {
-        "Livepeer-Payment": header(payment_to_pb(payment)),
-        "Livepeer-Segment": header(gw.segment(info, mid)),
-    }
+    return paid_headers(gw, info, [next(NONCES) for _ in range(tickets)], mid)
 
 
 def balance(server: ServerProcess, gw: WireGateway, key: str) -> Fraction:
     doc = httpx.get(f"{server.cli_url}/balance", params={"sender": gw.checksum, "key": key})
     assert doc.status_code == 200, doc.text
     return Fraction(doc.json()["balance_wei"])
-
-
-def ev_and_price(info: pb.OrchestratorInfo) -> tuple[Fraction, Fraction]:
-    p = info.ticket_params
-    ev = Fraction(int.from_bytes(p.face_value, "big") * int.from_bytes(p.win_prob, "big"), MAX)
-    return ev, Fraction(info.price_info.pricePerUnit, info.price_info.pixelsPerUnit)
 
 
 async def publish_until_closed(http: httpx.AsyncClient, url: str, segments: Any) -> None:

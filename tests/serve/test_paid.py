@@ -21,10 +21,9 @@ from lpengine.chain.simulated import GAS_PRICE_WEI
 from lpengine.net import lp_rpc_pb2 as pb
 from lpengine.pm.config import ARBITRUM_REDEEM_GAS
 from tests.helpers import ServerProcess, unary
-from tests.pm.conftest import GATEWAY_KEY
 from tests.serve.paying_gateway import (
     WireGateway,
-    funded_gateway,
+    balance,
     header,
     params_from_pb,
     payment_to_pb,
@@ -53,11 +52,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture(scope="module")
-def gateway(server: ServerProcess) -> WireGateway:
-    return funded_gateway(server.cli_url, GATEWAY_KEY)
-
-
-@pytest.fixture(scope="module")
 def channel(server: ServerProcess) -> Iterator[grpc.Channel]:
     with server.grpc_channel() as ch:
         yield ch
@@ -65,13 +59,6 @@ def channel(server: ServerProcess) -> Iterator[grpc.Channel]:
 
 def chain(server: ServerProcess) -> dict[str, Any]:
     return httpx.get(f"{server.cli_url}/simulated").json()  # type: ignore[no-any-return]
-
-
-def balance(server: ServerProcess, gateway: WireGateway, key: str) -> Fraction | None:
-    doc = httpx.get(f"{server.cli_url}/balance", params={"sender": gateway.checksum, "key": key})
-    assert doc.status_code == 200, doc.text
-    value = doc.json()["balance_wei"]
-    return None if value is None else Fraction(value)
 
 
 def post(server: ServerProcess, payment: str, segment: str) -> httpx.Response:

@@ -17,12 +17,16 @@ from lpengine.net import lp_rpc_pb2 as pb
 from lpengine.pm.signature import recover
 from tests.helpers import ServerProcess
 from tests.media.conftest import make_segment
-from tests.pm.conftest import GATEWAY_KEY
-from tests.serve.paying_gateway import WireGateway, funded_gateway, header, payment_to_pb
+from tests.serve.paying_gateway import (
+    WireGateway,
+    balance,
+    ev_and_price,
+    header,
+    payment_to_pb,
+)
 
 pytestmark = pytest.mark.net
 
-MAX = 2**256 - 1
 MANIFEST = b"paid-stream"
 LADDER = [
     pb.VideoProfile(name="P144p30fps16x9", width=256, height=144, bitrate=400_000),
@@ -52,11 +56,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture(scope="module")
-def gateway(server: ServerProcess) -> WireGateway:
-    return funded_gateway(server.cli_url, GATEWAY_KEY)
-
-
-@pytest.fixture(scope="module")
 def clip() -> bytes:
     return make_segment()
 
@@ -76,26 +75,15 @@ def post(
     )
 
 
-def balance(server: ServerProcess, gateway: WireGateway, key: str) -> Fraction | None:
-    doc = httpx.get(f"{server.cli_url}/balance", params={"sender": gateway.checksum, "key": key})
-    assert doc.status_code == 200, doc.text
-    value = doc.json()["balance_wei"]
-    return None if value is None else Fraction(value)
-
-
 @pytest.fixture(scope="module")
-def paid(server: ServerProcess, gateway: WireGateway, clip: bytes) -> Paid:
-    with server.grpc_channel() as channel:
-        info = gateway.discover(channel)
+def paid(
+    server: ServerProcess, gateway: WireGateway, info: pb.OrchestratorInfo, clip: bytes
+) -> Paid:
     r = post(server, gateway, info, payment_to_pb(gateway.pay(info, [0])), clip, seq=1)
     assert r.status_code == 200, r.text
     result = pb.TranscodeResult.FromString(r.content)
     assert result.WhichOneof("result") == "data", result.error
-    params = info.ticket_params
-    ev = Fraction(
-        int.from_bytes(params.face_value, "big") * int.from_bytes(params.win_prob, "big"), MAX
-    )
-    price = Fraction(info.price_info.pricePerUnit, info.price_info.pixelsPerUnit)
+    ev, price = ev_and_price(info)
     return Paid(info, ev, price, result)
 
 

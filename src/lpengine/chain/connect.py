@@ -10,7 +10,7 @@ from lpengine.chain.networks import CHAINS
 from lpengine.chain.redeemer import Redeemer
 from lpengine.chain.rounds import RoundInitializer
 from lpengine.chain.rpc import connect, parse_urls, redact
-from lpengine.chain.transactions import TxSender
+from lpengine.chain.transactions import node_sender
 from lpengine.chain.view import POLL_INTERVAL_S, STALE_AFTER_S, EthChainView, ViewSettings
 from lpengine.pm.address import checksum
 
@@ -70,13 +70,7 @@ def start_redeemer(
 ) -> Redeemer:
     """Redemption of the receiver's winning tickets with the node's key (started); with
     `initialize_round`, each pass first initializes the round if nobody has."""
-    tx = TxSender(
-        view.w3,
-        node_key,
-        chain_id=view.network.chain_id,
-        gas_price_wei=lambda: max(view.network_gas_price_wei(), view.settings.min_gas_price_wei),
-        max_gas_price_wei=view.settings.max_gas_price_wei,
-    )
+    tx = node_sender(view, node_key)
     redeemer = Redeemer(
         view=view,
         queue=receiver.queue,

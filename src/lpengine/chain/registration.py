@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from web3.contract import Contract
 
-from lpengine.chain.transactions import TxSender
+from lpengine.chain.transactions import TxSender, node_sender
 from lpengine.chain.view import EthChainView
 from lpengine.config import check_service_uri
 
@@ -38,14 +38,7 @@ def register(
     """Sets `service_uri` for the node's address; raises ChainError (or ValueError for a bad
     URI, or when the AI registry is asked for but the network has none)."""
     check_service_uri(service_uri, "service-uri")
-    sender = TxSender(
-        view.w3,
-        node_key,
-        chain_id=view.network.chain_id,
-        gas_price_wei=lambda: max(view.network_gas_price_wei(), view.settings.min_gas_price_wei),
-        max_gas_price_wei=view.settings.max_gas_price_wei,
-        timeout_s=60,
-    )
+    sender = node_sender(view, node_key, timeout_s=60)
     tx_hash = _set(view, sender, view.contracts.service_registry, service_uri)
     ai_tx_hash = None
     if ai_service_registry:

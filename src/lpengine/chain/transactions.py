@@ -15,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 from web3 import Web3
 
 from lpengine.pm.chainview import ChainError
+
+if TYPE_CHECKING:
+    from lpengine.chain.view import EthChainView
 
 log = logging.getLogger(__name__)
 
@@ -195,3 +198,16 @@ class TxSender:
         }
         signed = self._account.sign_transaction(tx)
         return SignedTx(bytes(signed.hash), bytes(signed.raw_transaction), nonce, price)
+
+
+def node_sender(view: EthChainView, node_key: bytes, timeout_s: float = TX_TIMEOUT_S) -> TxSender:
+    """The node's sender on `view`'s chain: the network's gas price, never under the view's
+    minimum, and nothing sent while it is over the view's maximum."""
+    return TxSender(
+        view.w3,
+        node_key,
+        chain_id=view.network.chain_id,
+        gas_price_wei=lambda: max(view.network_gas_price_wei(), view.settings.min_gas_price_wei),
+        max_gas_price_wei=view.settings.max_gas_price_wei,
+        timeout_s=timeout_s,
+    )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lpengine.ai.errors import AIError
 from lpengine.ai.images import png_data_url
-from lpengine.ai.pipelines.base import Item, Prepared, pad
+from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, pad, seeds, split_prompt
+from lpengine.ai.pipelines.lora import Adapters, LoraKey
+from lpengine.ai.runtime import Optimizations
 from lpengine.ai.safety_checker import SafetyChecker
 
 MAX_SIDE = 4096  # pixels; past this no GPU has the memory (the runner has no limit: it OOMs)
@@ -59,6 +63,12 @@ def generators(device: str, seeds: Sequence[int]) -> list[Any]:
 
     gen_device = "cpu" if device == "mps" else device
     return [torch.Generator(gen_device).manual_seed(s) for s in seeds]
+
+
+def inference_steps(params: dict[str, Any]) -> int | None:
+    """`num_inference_steps`; None (the model's default) when < 1, as ai-runner."""
+    steps: int = params["num_inference_steps"]
+    return steps if steps >= 1 else None
 
 
 def check_prompt(params: dict[str, Any]) -> None:
@@ -128,3 +138,80 @@ def image_response(prepared: Prepared, results: list[Any]) -> dict[str, Any]:
 
 def batch_inputs(items: Sequence[Item], pad_to: int, *names: str) -> list[list[Any]]:
     return [pad([it.inputs[n] for it in items], pad_to) for n in names]
+
+
+def prompt_kwargs(accepts: set[str], prompts: list[str], negatives: list[str]) -> dict[str, Any]:
+    """prompt / prompt_2 … and the negative ones, as many parts as the pipeline takes."""
+    kwargs: dict[str, Any] = {}
+    for field, texts in (("prompt", prompts), ("negative_prompt", negatives)):
+        parts = [split_prompt(t) for t in texts]
+        for i in range(max(len(p) for p in parts)):
+            name = field if i == 0 else f"{field}_{i + 1}"
+            if name in accepts:
+                kwargs[name] = [p[i] if i < len(p) else p[0] for p in parts]
+    return kwargs
+
+
+class DiffusersPipeline(Pipeline):
+    """A diffusers pipeline loaded by `loader` from the snapshot folder: its denoiser is what
+    compiling acts on, its torch modules are its memory, its images answer an ImageResponse."""
+
+    checks_safety = True
+    loader: ClassVar[str]  # the diffusers class whose from_pretrained reads the folder
+
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
+        diffusers = importlib.import_module("diffusers")
+        self.pipe = load_diffusers(getattr(diffusers, self.loader), folder, device, self.dtype)
+
+    def compile_targets(self) -> list[Any]:
+        return denoiser(self.pipe)
+
+    def generate(
+        self, items: Sequence[Item], batch_seeds: list[int], steps: int | None, **kwargs: Any
+    ) -> list[tuple[Any, bool]]:
+        """One call of the pipe, one generator a seed (`steps` None: the model's default):
+        (PIL image, nsfw) per item."""
+        if steps is not None:
+            kwargs["num_inference_steps"] = steps
+        out = self.pipe(generator=generators(self.device, batch_seeds), **kwargs)
+        return image_results(out, items, self.safety)
+
+    @classmethod
+    def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:
+        return image_response(prepared, results)
+
+    @property
+    def memory_bytes(self) -> int:
+        return module_bytes(self.pipe)
+
+
+class PromptedPipeline(DiffusersPipeline):
+    """text-to-image and image-to-image: prompts of up to 4 parts and negative ones, `n` images
+    a request (seeds seed, seed+1, …) and the request's LoRA adapters."""
+
+    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
+        super().__init__(folder, device, options)
+        self._accepts = set(inspect.signature(self.pipe.__call__).parameters)
+        self.adapters = Adapters(self.pipe, folder, device, self.options.max_loras)
+
+    @staticmethod
+    def prompted(
+        params: dict[str, Any], key: Any, loras: dict[str, float], pixels: int, n: int,
+        **inputs: Any,
+    ) -> Prepared:  # fmt: skip
+        """`n` items of `key`, one a seed, with the prompts, `inputs` and the safety check;
+        priced `pixels` an image."""
+        shared = {"prompt": params["prompt"], "negative": params["negative_prompt"], **inputs,
+                  "safety_check": params["safety_check"]}  # fmt: skip
+        items = tuple(Item(key, {**shared, "seed": s}) for s in seeds(params["seed"], n))
+        return Prepared(pixels * n, items, context=params["safety_check"], loras=tuple(loras))
+
+    def generate_prompted(
+        self, items: Sequence[Item], pad_to: int, steps: int | None, loras: LoraKey, **kwargs: Any
+    ) -> list[tuple[Any, bool]]:
+        """`generate` with the items' prompts as the pipe takes them, under the batch's loras."""
+        prompts, negatives, batch_seeds = batch_inputs(items, pad_to, "prompt", "negative", "seed")
+        kwargs |= prompt_kwargs(self._accepts, prompts, negatives)
+        self.adapters.apply(loras)
+        return self.generate(items, batch_seeds, steps, **kwargs)

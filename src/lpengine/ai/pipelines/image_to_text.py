@@ -8,7 +8,6 @@ beside the CPU torch build. An optional `prompt` conditions the caption, which t
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,47 +15,31 @@ from typing import Any
 
 import numpy as np
 
-from lpengine.ai.errors import AIError
-from lpengine.ai.images import decode_image, image_size
-from lpengine.ai.model_dir import weights_bytes
-from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, pad
+from lpengine.ai.images import decode_image
+from lpengine.ai.pipelines.base import Item, Prepared, pad
+from lpengine.ai.pipelines.pretrained import PretrainedPipeline, upload_size
 from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
-MAX_IMAGE_BYTES = 50 << 20
 MAX_CAPTION_TOKENS = 20  # what the runner's generate() gets by default (max_length 20)
 # BLIP's defaults (OPENAI_CLIP_MEAN / STD, 384 px, bicubic) when the folder does not say.
 _MEAN, _STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 
-class ImageToText(Pipeline):
+class ImageToText(PretrainedPipeline):
     name = "image-to-text"
     capability = Capability.IMAGE_TO_TEXT
 
     def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
         super().__init__(folder, device, options)
-
-        # NOTE: transformers' stubs type from_pretrained oddly; the models are used as Any.
-        t: Any = importlib.import_module("transformers")
-
-        dtype = self.dtype
-        self.model = t.BlipForConditionalGeneration.from_pretrained(
-            str(folder), local_files_only=True, dtype=dtype
-        ).to(device)
-        self.model.eval()
-        self.tokenizer = t.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        self.model = self.load_model("BlipForConditionalGeneration", dtype=self.dtype)
+        self.tokenizer = self.pretrained("AutoTokenizer")
         self.size, self.mean, self.std = _preprocessing(folder, self.model.config)
-        self._bytes = weights_bytes(folder)
-
-    def compile_targets(self) -> list[Any]:
-        return [self.model]
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:
         data: bytes = params["image"]
-        if len(data) > MAX_IMAGE_BYTES:
-            raise AIError(413, "File size exceeds limit")
-        width, height = image_size(data)
+        width, height = upload_size(data)
         image = decode_image(data)
         item = Item(("caption", params["prompt"]), {"image": image, "prompt": params["prompt"]})
         return Prepared(width * height, (item,))
@@ -95,10 +78,6 @@ class ImageToText(Pipeline):
     @classmethod
     def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:
         return {"text": results[0]}
-
-    @property
-    def memory_bytes(self) -> int:
-        return self._bytes
 
 
 def _preprocessing(folder: Path, config: Any) -> tuple[tuple[int, int], Any, Any]:

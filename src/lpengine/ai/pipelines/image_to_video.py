@@ -12,14 +12,12 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from lpengine.ai.errors import AIError
 from lpengine.ai.images import decode_image, image_size
 from lpengine.ai.pipelines import diffusion as d
-from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, seeds
-from lpengine.ai.runtime import Optimizations
+from lpengine.ai.pipelines.base import Item, Prepared, seeds
 from lpengine.capabilities import Capability
 
 FRAMES = 25  # the pricing unit's multiplier (ai-api.md §7), what img2vid-xt makes
@@ -28,20 +26,11 @@ BIT_RATE = 6_000_000
 MAX_FPS = 60
 
 
-class ImageToVideo(Pipeline):
+class ImageToVideo(d.DiffusersPipeline):
     name = "image-to-video"
     capability = Capability.IMAGE_TO_VIDEO
     batchable = False
-    checks_safety = True
-
-    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
-        super().__init__(folder, device, options)
-        from diffusers import StableVideoDiffusionPipeline
-
-        self.pipe = d.load_diffusers(StableVideoDiffusionPipeline, folder, device, self.dtype)
-
-    def compile_targets(self) -> list[Any]:
-        return d.denoiser(self.pipe)
+    loader = "StableVideoDiffusionPipeline"
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:
@@ -55,12 +44,11 @@ class ImageToVideo(Pipeline):
             raise AIError(
                 400, f"noise_aug_strength: expected 0..1, got {params['noise_aug_strength']}"
             )
-        steps = params["num_inference_steps"]
         (seed,) = seeds(params["seed"], 1)
         inputs = {
             "image": image, "seed": seed, "width": width, "height": height, "fps": params["fps"],
             "motion": params["motion_bucket_id"], "noise": params["noise_aug_strength"],
-            "steps": steps if steps >= 1 else None, "safety_check": params["safety_check"],
+            "steps": d.inference_steps(params), "safety_check": params["safety_check"],
         }  # fmt: skip
         # NOTE: never batched (batchable = False): a video is a batch of 25 frames already.
         return Prepared(width * height * FRAMES, (Item(object(), inputs),))
@@ -87,13 +75,10 @@ class ImageToVideo(Pipeline):
 
     @classmethod
     def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:
+        """An ImageResponse whose one `url` is the MP4 (the other diffusers answer PNGs)."""
         ((video, seed, nsfw),) = results
         url = "data:video/mp4;base64," + base64.b64encode(video).decode("ascii")
         return {"images": [{"url": url, "seed": seed, "nsfw": nsfw}]}
-
-    @property
-    def memory_bytes(self) -> int:
-        return d.module_bytes(self.pipe)
 
 
 def rgb_frames(frames: Any) -> Any:

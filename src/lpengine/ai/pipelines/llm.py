@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from lpengine.ai.errors import AIError
-from lpengine.ai.model_dir import weights_bytes
-from lpengine.ai.pipelines.base import Item, Pipeline, Prepared
+from lpengine.ai.pipelines.base import Item, Prepared
+from lpengine.ai.pipelines.pretrained import PretrainedPipeline
 from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
@@ -38,28 +38,16 @@ class Generated:
     completion_tokens: int
 
 
-class LLM(Pipeline):
+class LLM(PretrainedPipeline):
     name = "llm"
     capability = Capability.LLM
     batchable = False
 
     def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
         super().__init__(folder, device, options)
-
-        # NOTE: transformers' stubs type from_pretrained oddly; the models are used as Any.
-        t: Any = importlib.import_module("transformers")
-
-        dtype = self.dtype
-        self.model = t.AutoModelForCausalLM.from_pretrained(
-            str(folder), local_files_only=True, dtype=dtype
-        ).to(device)
-        self.model.eval()
-        self.tokenizer = t.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        self.model = self.load_model("AutoModelForCausalLM", dtype=self.dtype)
+        self.tokenizer = self.pretrained("AutoTokenizer")
         self.context = int(getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30)
-        self._bytes = weights_bytes(folder)
-
-    def compile_targets(self) -> list[Any]:
-        return [self.model]
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:
@@ -148,10 +136,6 @@ class LLM(Pipeline):
         return response(str(prepared.context), g.prompt_tokens, g.completion_tokens,
                         {"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": g.text}})  # fmt: skip
-
-    @property
-    def memory_bytes(self) -> int:
-        return self._bytes
 
 
 def response(

@@ -11,7 +11,6 @@ the runner's: Python-style strings of the masks, scores and low-res logits, best
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,41 +19,30 @@ from typing import Any
 import numpy as np
 
 from lpengine.ai.errors import AIError
-from lpengine.ai.images import decode_image, image_size
-from lpengine.ai.model_dir import weights_bytes
-from lpengine.ai.pipelines.base import Item, Pipeline, Prepared
+from lpengine.ai.images import decode_image
+from lpengine.ai.pipelines.base import Item, Prepared
+from lpengine.ai.pipelines.pretrained import PretrainedPipeline, upload_size
 from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
-MAX_IMAGE_BYTES = 50 << 20
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-class SegmentAnything2(Pipeline):
+class SegmentAnything2(PretrainedPipeline):
     name = "segment-anything-2"
     capability = Capability.SEGMENT_ANYTHING_2
     batchable = False
 
     def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
         super().__init__(folder, device, options)
-
-        t: Any = importlib.import_module("transformers")
-        dtype = self.dtype
-        self.model = t.Sam2Model.from_pretrained(str(folder), local_files_only=True, dtype=dtype)
-        self.model.to(device).eval()
+        self.model = self.load_model("Sam2Model", dtype=self.dtype)
         self.side = int(self.model.config.vision_config.backbone_config.image_size[0])
         self.mask_side = self.side // 4  # the decoder's low-res masks, and mask_input's size
-        self._bytes = weights_bytes(folder)
-
-    def compile_targets(self) -> list[Any]:
-        return [self.model]
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:
         data: bytes = params["image"]
-        if len(data) > MAX_IMAGE_BYTES:
-            raise AIError(413, "File size exceeds limit")
-        width, height = image_size(data)
+        width, height = upload_size(data)
         coords = _json_array(params, "point_coords", 2)
         labels = _json_array(params, "point_labels", 1)
         box = _json_array(params, "box", 1)
@@ -135,10 +123,6 @@ class SegmentAnything2(Pipeline):
     def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:
         result: dict[str, Any] = results[0]
         return result
-
-    @property
-    def memory_bytes(self) -> int:
-        return self._bytes
 
 
 def _json_array(params: dict[str, Any], field: str, ndim: int) -> Any:

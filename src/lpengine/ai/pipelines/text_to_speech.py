@@ -9,7 +9,6 @@ The answer is the runner's: a 44.1 kHz 16-bit mono WAV as a `data:audio/wav` URL
 from __future__ import annotations
 
 import base64
-import importlib
 import io
 import wave
 from collections.abc import Sequence
@@ -19,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from lpengine.ai.errors import AIError
-from lpengine.ai.model_dir import weights_bytes
-from lpengine.ai.pipelines.base import Item, Pipeline, Prepared
+from lpengine.ai.pipelines.base import Item, Prepared
+from lpengine.ai.pipelines.pretrained import PretrainedPipeline
 from lpengine.ai.runtime import Optimizations
 from lpengine.capabilities import Capability
 
@@ -28,18 +27,15 @@ SAMPLE_RATE = 44_100
 MAX_CHARS = 10_000  # past this one request holds the model for minutes
 
 
-class TextToSpeech(Pipeline):
+class TextToSpeech(PretrainedPipeline):
     name = "text-to-speech"
     capability = Capability.TEXT_TO_SPEECH
     batchable = False
 
     def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
         super().__init__(folder, device, options)
-        t: Any = importlib.import_module("transformers")
-        self.model = t.VitsModel.from_pretrained(str(folder), local_files_only=True)
-        self.model.to(device).eval()
-        self.tokenizer = t.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        self._bytes = weights_bytes(folder)
+        self.model = self.load_model("VitsModel")  # NOTE: no dtype: VITS loads as saved
+        self.tokenizer = self.pretrained("AutoTokenizer")
 
     @property
     def dtype(self) -> Any:
@@ -47,9 +43,6 @@ class TextToSpeech(Pipeline):
         import torch
 
         return torch.float32
-
-    def compile_targets(self) -> list[Any]:
-        return [self.model]
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:
@@ -78,10 +71,6 @@ class TextToSpeech(Pipeline):
     def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:
         (audio,) = results
         return {"audio": {"url": "data:audio/wav;base64," + base64.b64encode(audio).decode()}}
-
-    @property
-    def memory_bytes(self) -> int:
-        return self._bytes
 
 
 def resample(samples: np.ndarray, rate: int, to_rate: int) -> np.ndarray:

@@ -4,31 +4,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from lpengine.ai.images import decode_image, image_size
 from lpengine.ai.pipelines import diffusion as d
-from lpengine.ai.pipelines.base import Item, Pipeline, Prepared, seeds
-from lpengine.ai.runtime import Optimizations
+from lpengine.ai.pipelines.base import Item, Prepared, seeds
 from lpengine.capabilities import Capability
 
 MAX_INPUT_SIDE = 1024  # the output is 4x: 4096
 
 
-class Upscale(Pipeline):
+class Upscale(d.DiffusersPipeline):
     name = "upscale"
     capability = Capability.UPSCALE
-    checks_safety = True
-
-    def __init__(self, folder: Path, device: str, options: Optimizations | None = None) -> None:
-        super().__init__(folder, device, options)
-        from diffusers import DiffusionPipeline
-
-        self.pipe = d.load_diffusers(DiffusionPipeline, folder, device, self.dtype)
-
-    def compile_targets(self) -> list[Any]:
-        return d.denoiser(self.pipe)
+    loader = "DiffusionPipeline"
 
     @classmethod
     def prepare(cls, params: dict[str, Any]) -> Prepared:
@@ -36,8 +25,7 @@ class Upscale(Pipeline):
         width, height = image_size(params["image"])
         d.check_size(4 * max(8, width - width % 8), 4 * max(8, height - height % 8))
         image = decode_image(params["image"])
-        steps = params["num_inference_steps"]
-        key = (image.size, steps if steps >= 1 else None)
+        key = (image.size, d.inference_steps(params))
         (seed,) = seeds(params["seed"], 1, zero_is_random=True)
         inputs = {"prompt": params["prompt"], "image": image, "seed": seed,
                   "safety_check": params["safety_check"]}  # fmt: skip
@@ -47,16 +35,4 @@ class Upscale(Pipeline):
     def run(self, items: Sequence[Item], pad_to: int) -> list[Any]:
         _, steps = items[0].key
         prompts, images, batch_seeds = d.batch_inputs(items, pad_to, "prompt", "image", "seed")
-        kwargs: dict[str, Any] = {"prompt": prompts, "image": images}
-        if steps is not None:
-            kwargs["num_inference_steps"] = steps
-        out = self.pipe(generator=d.generators(self.device, batch_seeds), **kwargs)
-        return d.image_results(out, items, self.safety)
-
-    @classmethod
-    def respond(cls, prepared: Prepared, results: list[Any]) -> dict[str, Any]:
-        return d.image_response(prepared, results)
-
-    @property
-    def memory_bytes(self) -> int:
-        return d.module_bytes(self.pipe)
+        return self.generate(items, batch_seeds, steps, prompt=prompts, image=images)
