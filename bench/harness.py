@@ -73,8 +73,11 @@ def emit(record: dict[str, Any]) -> None:
     print(json.dumps(record), flush=True)
 
 
-def args(description: str) -> argparse.Namespace:
+def args(description: str, flags: dict[str, str] | None = None) -> argparse.Namespace:
+    """The common options, plus a bench's own on/off `flags` ({"--flag": help})."""
     p = argparse.ArgumentParser(description=description)
+    for flag, text in (flags or {}).items():
+        p.add_argument(flag, action="store_true", help=text)
     p.add_argument(
         "--smoke", action="store_true", help="tiny sizes, one iteration (run by the tests)"
     )

@@ -68,8 +68,17 @@ __global__ void yuv_to_rgbf_kernel(YuvFrame src, T* out, YuvToRgbCoeffs k, bool 
   store(r + 2 * step, clamp01(yy + k.bu * cu));
 }
 
-// One thread per 2x2 block. rgb: [H, W, 3] uint8; dst: 4:2:0 frame.
-__global__ void rgb24_to_yuv_kernel(const uint8_t* rgb, YuvFrame dst, RgbToYuvFixed k) {
+// The code value an RGB24 image holds: itself, or a float in [0, 1] times 255 rounded half up,
+// clamped (NaN to 0), as rgb_to_yuv_cpu rounds.
+__device__ __forceinline__ int code(uint8_t v) { return v; }
+__device__ __forceinline__ int code(float v) {
+  const float x = __fadd_rn(__fmul_rn(v, 255.0f), 0.5f);
+  return static_cast<int>(x > 0.0f ? (x < 255.0f ? x : 255.0f) : 0.0f);
+}
+
+// One thread per 2x2 block. rgb: [H, W, 3] uint8 or float32; dst: 4:2:0 frame.
+template <typename T>
+__global__ void rgb_to_yuv_kernel(const T* rgb, YuvFrame dst, RgbToYuvFixed k) {
   const int cx = blockIdx.x * blockDim.x + threadIdx.x;
   const int cy = blockIdx.y * blockDim.y + threadIdx.y;
   if (cx >= dst.width / 2 || cy >= dst.height / 2) return;
@@ -79,12 +88,13 @@ __global__ void rgb24_to_yuv_kernel(const uint8_t* rgb, YuvFrame dst, RgbToYuvFi
   for (int dy = 0; dy < 2; ++dy) {
     for (int dx = 0; dx < 2; ++dx) {
       const int x = 2 * cx + dx, y = 2 * cy + dy;
-      const uint8_t* p = rgb + (static_cast<size_t>(y) * dst.width + x) * 3;
+      const T* p = rgb + (static_cast<size_t>(y) * dst.width + x) * 3;
+      const int r = code(p[0]), g = code(p[1]), b = code(p[2]);
       dst.planes[0].data[y * dst.planes[0].stride + x] =
-          clamp_u8((k.m[0] * p[0] + k.m[1] * p[1] + k.m[2] * p[2] + bias) >> kFixedShift);
-      sr += p[0];
-      sg += p[1];
-      sb += p[2];
+          clamp_u8((k.m[0] * r + k.m[1] * g + k.m[2] * b + bias) >> kFixedShift);
+      sr += r;
+      sg += g;
+      sb += b;
     }
   }
   const int cbias = (128 << (kFixedShift + 2)) + (1 << (kFixedShift + 1));
@@ -114,8 +124,12 @@ void yuv_to_rgb_cuda(const YuvFrame& src, const RgbImage& dst, ColorSpec spec) {
 void rgb_to_yuv_cuda(const RgbImage& src, const YuvFrame& dst, ColorSpec spec) {
   const dim3 block(32, 8);
   const dim3 grid((dst.width / 2 + 31) / 32, (dst.height / 2 + 7) / 8);
-  rgb24_to_yuv_kernel<<<grid, block>>>(static_cast<const uint8_t*>(src.data), dst,
-                                       rgb_to_yuv_fixed(rgb_to_yuv_coeffs(spec)));
+  const RgbToYuvFixed k = rgb_to_yuv_fixed(rgb_to_yuv_coeffs(spec));
+  if (src.dtype == DType::F32) {
+    rgb_to_yuv_kernel<float><<<grid, block>>>(static_cast<const float*>(src.data), dst, k);
+  } else {
+    rgb_to_yuv_kernel<uint8_t><<<grid, block>>>(static_cast<const uint8_t*>(src.data), dst, k);
+  }
   LP_CUDA_LAUNCHED();
 }
 

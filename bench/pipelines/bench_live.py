@@ -1,20 +1,26 @@
 """Live video-to-video with `noop` at 512x512, 30 fps: through the livepeer-gateway SDK, and
 lpengine's per-frame path against the reference runner's.
 
-python -m bench.pipelines.bench_live [--smoke] [--iterations N]
+python -m bench.pipelines.bench_live [--smoke] [--iterations N] [--path-only]
 
 Two records, one run:
 - `path`: the per-frame cost of decode -> convert -> pipeline -> convert back -> encode over a
   synthetic 512x512 30 fps H.264 clip (a textured scroll with moving blocks), CPU time and wall
-  time per frame, timed round-robin. lpengine: PyAV decode to yuv420p, one native cover-resize +
-  conversion to float RGB, `noop`, the session's reused-buffer conversion back, x264 through
-  `LiveEncoder`. The reference runner's approach, as livepeer/ai-runner's live
+  time per frame, timed round-robin. lpengine, as a stream's worker does it: PyAV decode to
+  yuv420p, one native cover-resize + conversion to float RGB, `noop`, one native call back to
+  yuv420p (rounding to 8-bit RGB fused in) into a buffer reused across frames, x264 through
+  `LiveEncoder` reading that buffer in place, one x264 thread (one slice) at 512x512 as
+  live/encode.py picks for frames up to 640x480. The reference runner's approach, as
+  livepeer/ai-runner's live
   `trickle/decoder.py` and `trickle/encoder.py` do it: PyAV decode, `frame.to_image()` (a PIL
   RGB image; no crop or resize at 512x512), `np.array(image).astype(np.float32) / 255.0`,
   `torch.tensor(...)` (a copy) unsqueezed, `noop`, `(tensor * 255).byte().cpu().numpy()` (no
   clamp), `Image.fromarray`, `VideoFrame.from_image`, libx264 with ai-runner's options
-  (`superfast`, `zerolatency`, `forced-idr`, no B-frames: lpengine's too), after PyAV's
-  conversion to yuv420p (timed with the conversion out). Torch gets one thread, as a
+  (`superfast`, `zerolatency`, `forced-idr`, no B-frames: lpengine's too) and x264's default
+  threads (sliced threads, a slice per core, as ai-runner leaves them), after PyAV's
+  conversion to yuv420p (timed with the conversion out). Both outputs' quality is reported
+  (PSNR of all three planes against the input clip's decoded frames, and MPEG-TS bytes per
+  frame), so that a cheaper encode shows whether it costs quality. Torch gets one thread, as a
   stream's frame loop has; with its default pool on a shared 2-core machine its element-wise ops
   took tens of ms a frame, which would flatter lpengine. CPU time is taken per stage (decode,
   convert in, pipeline, convert out, encode): the whole path and the conversions, where the
@@ -39,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +81,35 @@ class NullSink:
         pass
 
 
+class KeepSink(NullSink):
+    """Keeps the stream, for the quality check (outside the timed runs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.data += data
+        return super().write(data)
+
+
+def yuv_frames(stream: bytes) -> list[np.ndarray]:
+    with av.open(io.BytesIO(stream), format="mpegts") as container:
+        return [yuv420p(f) for f in container.decode(video=0)]
+
+
+def quality(clip: bytes, output: bytes) -> dict[str, float]:
+    """PSNR (dB) of the output's frames against the input clip's decoded frames, all three
+    yuv420p planes, and the output's MPEG-TS bytes per frame."""
+    want, got = yuv_frames(clip), yuv_frames(output)
+    check(len(got) == len(want), f"{len(got)} frames out of {len(want)} in")
+    mse = statistics.fmean(
+        float(np.mean((a.astype(np.float64) - b) ** 2)) for a, b in zip(want, got, strict=True)
+    )
+    psnr = 10 * np.log10(255.0**2 / mse) if mse else float("inf")
+    return {"psnr_db": round(float(psnr), 2), "bytes_per_frame": round(len(output) / len(got))}
+
+
 STAGES = ("decode", "convert_in", "pipeline", "convert_out", "encode")
 CONVERT = ("convert_in", "pipeline", "convert_out")  # where the two approaches differ
 
@@ -91,9 +127,9 @@ class Stages:
         self._t = now
 
 
-def lpengine_path(clip: bytes) -> Stages:
+def lpengine_path(clip: bytes, sink: NullSink) -> Stages:
     """The session's frame loop over `clip`."""
-    sink, pipeline, convert = NullSink(), NoopPipeline({}), OutputConverter()
+    pipeline, convert = NoopPipeline({}), OutputConverter()
     encoder: LiveEncoder | None = None
     t = Stages()
     with av.open(io.BytesIO(clip), format="mpegts") as container:
@@ -118,9 +154,9 @@ def lpengine_path(clip: bytes) -> Stages:
     return t
 
 
-def reference_path(clip: bytes) -> Stages:
+def reference_path(clip: bytes, sink: NullSink) -> Stages:
     """ai-runner's way: PIL image -> float numpy -> tensor -> noop -> bytes -> PIL -> VideoFrame."""
-    sink, pipeline = NullSink(), NoopPipeline({})
+    pipeline = NoopPipeline({})
     out = av.open(sink, "w", format="mpegts", container_options={"flush_packets": "1"})
     stream = out.add_stream("libx264", rate=FPS)
     ctx = stream.codec_context
@@ -157,15 +193,19 @@ def bench_path(iterations: int, seconds: float) -> dict[str, Any]:
     with av.open(io.BytesIO(clip), format="mpegts") as c:
         frames = sum(1 for _ in c.decode(video=0))
     torch.set_num_threads(1)
-    paths = {"lpengine": lpengine_path, "reference": reference_path}
-    for fn in paths.values():  # warm up: codecs, the native pool, torch kernels
-        fn(clip)
+    paths: dict[str, Callable[[bytes, NullSink], Stages]] = {
+        "lpengine": lpengine_path,
+        "reference": reference_path,
+    }
+    kept = {name: KeepSink() for name in paths}
+    for name, fn in paths.items():  # warm up (codecs, the native pool, torch kernels), keep
+        fn(clip, kept[name])
     stages: dict[str, list[Stages]] = {name: [] for name in paths}
     wall: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(iterations):
         for name, fn in paths.items():
             w0 = time.perf_counter()
-            stages[name].append(fn(clip))
+            stages[name].append(fn(clip, NullSink()))
             wall[name].append((time.perf_counter() - w0) * 1e3 / frames)
 
     def ms(name: str, keys: tuple[str, ...]) -> float:
@@ -188,6 +228,8 @@ def bench_path(iterations: int, seconds: float) -> dict[str, Any]:
         "speedup_vs_reference_cpu": round(ref / lp, 2),
         "speedup_vs_reference_wall": round(ref_wall / lp_wall, 2),
         "speedup_vs_reference_convert_cpu": round(ref_conv / lp_conv, 2),
+        "lpengine_quality": quality(clip, bytes(kept["lpengine"].data)),
+        "reference_quality": quality(clip, bytes(kept["reference"].data)),
         "target_speedup": TARGET_SPEEDUP,
         "target_met": ref / lp >= TARGET_SPEEDUP,
     }
@@ -258,11 +300,13 @@ def bench_sdk(python: Path, seconds: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    a = args(__doc__ or "")
+    a = args(__doc__ or "", {"--path-only": "the `path` record alone (no server, no SDK)"})
     host = machine()
     load = os.getloadavg()
     base = {"machine": host, "load_avg_1m": round(load[0], 2), "size": SIZE, "fps": FPS}
     emit({**base, **bench_path(a.iterations, 1.0 if a.smoke else 2.0)})
+    if a.path_only:
+        return
     python = sdk_python()
     if python is None:
         message = "the livepeer-gateway SDK venv is missing (.venv-sdk or $LPENGINE_SDK_PYTHON)"

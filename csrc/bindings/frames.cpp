@@ -135,7 +135,8 @@ py::object rgb_to_yuv_py(py::handle rgb, const std::string& pixel_format, const 
   const PixelFormat fmt = parse_format(pixel_format);
   const ColorSpec spec = parse_color(matrix, full_range);
   const ArrayArg in = array_arg(rgb, "rgb", false);
-  LP_CHECK_ARG(in.dtype == DType::U8, "rgb", "dtype uint8", dtype_name(in.dtype));
+  LP_CHECK_ARG(in.dtype == DType::U8 || in.dtype == DType::F32, "rgb", "dtype uint8 or float32",
+               dtype_name(in.dtype));
   LP_CHECK_ARG(in.shape.size() == 3 && in.shape[2] == 3 && in.shape[0] > 0 && in.shape[1] > 0 &&
                    in.shape[0] % 2 == 0 && in.shape[1] % 2 == 0 && in.shape[0] <= kMaxSide &&
                    in.shape[1] <= kMaxSide,
@@ -154,7 +155,7 @@ py::object rgb_to_yuv_py(py::handle rgb, const std::string& pixel_format, const 
   } else {
     result = new_array(in.device, shape, DType::U8, &dst);
   }
-  const RgbImage src{in.data, w, h, DType::U8, false};
+  const RgbImage src{in.data, w, h, in.dtype, false};
   const YuvFrame yuv = yuv_frame_view(static_cast<uint8_t*>(dst.data), fmt, w, h);
   py::gil_scoped_release release;
   rgb_to_yuv(src, yuv, spec, in.device);
@@ -207,7 +208,8 @@ void register_frames(py::module_& m) {
   m.def("rgb_to_yuv", &rgb_to_yuv_py, py::arg("rgb"), py::kw_only(),
         py::arg("pixel_format") = "yuv420p", py::arg("matrix") = "bt709",
         py::arg("full_range") = false, py::arg("out") = py::none(),
-        "Packed RGB24 [H, W, 3] uint8 -> 4:2:0 frame [H * 3 / 2, W] uint8.");
+        "Packed RGB [H, W, 3] uint8, or float32 in [0, 1] (rounded to uint8 first) -> 4:2:0 "
+        "frame [H * 3 / 2, W] uint8.");
   m.def("resize", &resize_py, py::arg("frame"), py::arg("sizes"), py::kw_only(),
         py::arg("pixel_format") = "yuv420p", py::arg("mode") = "stretch",
         py::arg("full_range") = false, py::arg("outs") = py::none(),

@@ -24,8 +24,8 @@ void yuv_to_rgb(const YuvFrame& src, const RgbImage& dst, ColorSpec spec, Device
 
 void rgb_to_yuv(const RgbImage& src, const YuvFrame& dst, ColorSpec spec, Device device) {
   check_pair(dst, src);
-  LP_CHECK_ARG(src.dtype == DType::U8 && !src.planar, "rgb", "packed uint8 [H, W, 3]",
-               "another layout");
+  LP_CHECK_ARG((src.dtype == DType::U8 || src.dtype == DType::F32) && !src.planar, "rgb",
+               "packed uint8 or float32 [H, W, 3]", "another layout");
   LP_DISPATCH(device, rgb_to_yuv, src, dst, spec);
 }
 

@@ -9,7 +9,8 @@ namespace lpengine {
 // Chroma is upsampled by replication (each 2x2 luma block shares one U/V sample), as libswscale's
 // unscaled converters do. Floats are in [0, 1].
 void yuv_to_rgb(const YuvFrame& src, const RgbImage& dst, ColorSpec spec, Device device);
-// src: packed uint8 RGB; dst: 4:2:0 frame; chroma is the mean of each 2x2 block.
+// src: packed uint8 RGB, or float32 RGB in [0, 1] that is first rounded to uint8 code values
+// (x * 255 half up, clamped); dst: 4:2:0 frame; chroma is the mean of each 2x2 block.
 void rgb_to_yuv(const RgbImage& src, const YuvFrame& dst, ColorSpec spec, Device device);
 
 void yuv_to_rgb_cpu(const YuvFrame& src, const RgbImage& dst, ColorSpec spec);

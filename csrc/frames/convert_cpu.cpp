@@ -261,6 +261,21 @@ LP_HOT void rgb_rows_to_yuv(const uint8_t* rgb0, const uint8_t* rgb1, int w, con
   }
 }
 
+// Float RGB to the code values an RGB24 image would hold: x * 255 rounded half up, clamped to
+// [0, 255] (NaN to 0). in: [n] floats; out: [n] bytes.
+LP_INLINE void quantize(const float* __restrict in, int n, uint8_t* __restrict out) {
+  for (int i = 0; i < n; ++i) {
+    const float v = in[i] * 255.0f + 0.5f;
+    out[i] = static_cast<uint8_t>(static_cast<int>(v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f));
+  }
+}
+
+// rgb0/rgb1: [w, 3] two packed float rows -> q: [2, w, 3] code values.
+LP_HOT void quantize_rows(const float* rgb0, const float* rgb1, int w, uint8_t* q) {
+  quantize(rgb0, 3 * w, q);
+  quantize(rgb1, 3 * w, q + 3 * w);
+}
+
 constexpr int64_t kGrainRows = 8;  // chroma rows per task: ~30 KB of 1080p output
 
 }  // namespace
@@ -298,10 +313,14 @@ void yuv_to_rgb_cpu(const YuvFrame& src, const RgbImage& dst, ColorSpec spec) {
 void rgb_to_yuv_cpu(const RgbImage& src, const YuvFrame& dst, ColorSpec spec) {
   const RgbToYuvFixed c = rgb_to_yuv_fixed(rgb_to_yuv_coeffs(spec));
   const int w = dst.width;
-  const auto* rgb = static_cast<const uint8_t*>(src.data);
+  const std::ptrdiff_t row = static_cast<std::ptrdiff_t>(w) * 3;  // values per packed row
+  const bool floats = src.dtype == DType::F32;
   const Plane& yp = dst.planes[0];
   parallel_for(dst.height / 2, kGrainRows, [&](int64_t begin, int64_t end) {
     std::vector<uint16_t> sums(3 * static_cast<size_t>(w));
+    // NOTE: float rows are quantized two at a time into this L1-sized scratch, so the frame's
+    // floats are read once and no uint8 copy of the whole frame is ever written.
+    std::vector<uint8_t> codes(floats ? 2 * static_cast<size_t>(row) : 0);
     for (int64_t cy = begin; cy < end; ++cy) {
       uint8_t* u = dst.planes[1].data + cy * dst.planes[1].stride;
       uint8_t* v = u + 1;
@@ -311,8 +330,13 @@ void rgb_to_yuv_cpu(const RgbImage& src, const YuvFrame& dst, ColorSpec spec) {
         step = 1;
       }
       uint8_t* y0 = yp.data + 2 * cy * yp.stride;
-      const uint8_t* rgb0 = rgb + 2 * cy * w * 3;
-      rgb_rows_to_yuv(rgb0, rgb0 + w * 3, w, c.m, c.y_off, y0, y0 + yp.stride, u, v, step,
+      const uint8_t* rgb0 = static_cast<const uint8_t*>(src.data) + 2 * cy * row;
+      if (floats) {
+        const float* f0 = static_cast<const float*>(src.data) + 2 * cy * row;
+        quantize_rows(f0, f0 + row, w, codes.data());
+        rgb0 = codes.data();
+      }
+      rgb_rows_to_yuv(rgb0, rgb0 + row, w, c.m, c.y_off, y0, y0 + yp.stride, u, v, step,
                       sums.data());
     }
   });

@@ -105,7 +105,7 @@ def test_bad_options(impl, kwargs, arg):
         (np.zeros((4, 4), np.uint8), "[height, width, 3]"),
         (np.zeros((3, 4, 3), np.uint8), "even width and height"),
         (np.zeros((4, 4, 4), np.uint8), "[height, width, 3]"),
-        (np.zeros((4, 4, 3), np.float32), "uint8"),
+        (np.zeros((4, 4, 3), np.float16), "uint8 or float32"),
     ],
 )
 def test_bad_rgb(impl, rgb, expected):

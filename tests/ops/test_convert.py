@@ -60,6 +60,25 @@ def test_rgb_to_yuv_within_one_lsb(rng, size, fmt, matrix, full_range):
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
 
 
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("matrix", MATRICES)
+def test_rgb_to_yuv_float_within_one_lsb(rng, size, fmt, matrix):
+    w, h = size
+    # Out of range on both sides, exact code values (k / 255) and NaN: all clamped as documented.
+    rgb = rng.uniform(-0.1, 1.1, (h, w, 3)).astype(np.float32)
+    rgb.reshape(-1)[::7] = rng.integers(0, 256, rgb.size // 7 + (rgb.size % 7 > 0)) / 255.0
+    rgb.reshape(-1)[3] = np.nan
+    kw = dict(pixel_format=fmt, matrix=matrix)
+    got = ops.rgb_to_yuv(rgb, **kw)
+    want = ops.rgb_to_yuv_reference(rgb, **kw)
+    assert got.shape == (h * 3 // 2, w) and got.dtype == np.uint8
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+    # Fused: the same frame as rounding to RGB24 first and converting that.
+    codes = np.clip(np.nan_to_num(rgb * np.float32(255.0) + np.float32(0.5)), 0, 255)
+    assert np.array_equal(got, ops.rgb_to_yuv(codes.astype(np.uint8), **kw))
+
+
 @pytest.mark.parametrize("matrix", MATRICES)
 def test_round_trip_of_grey_and_primaries_is_close(matrix):
     colours = np.array(

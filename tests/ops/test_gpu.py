@@ -46,6 +46,10 @@ def test_rgb_to_yuv_matches_cpu(rng, fmt):
     rgb = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
     got = ops.rgb_to_yuv(on_device(rgb), pixel_format=fmt).to_host()
     assert np.array_equal(got, ops.rgb_to_yuv(rgb, pixel_format=fmt))
+    floats = rng.uniform(-0.1, 1.1, (1080, 1920, 3)).astype(np.float32)
+    got = ops.rgb_to_yuv(on_device(floats), pixel_format=fmt).to_host()
+    # NOTE: within one LSB: the CPU's vectorized x * 255 + 0.5 may be fused into one FMA
+    assert np.abs(got.astype(int) - ops.rgb_to_yuv(floats, pixel_format=fmt)).max() <= 1
 
 
 @pytest.mark.parametrize("fmt", ["yuv420p", "nv12"])

@@ -6,6 +6,10 @@ muxer writes PAT/PMT before every key frame, so cutting the byte stream right be
 frame's packet gives segments that each start with PAT/PMT and an IDR, with stable PIDs: the
 segments concatenate into one decodable stream (protocol.md §12.10). Audio packets of the input
 are muxed unchanged.
+
+CPU per frame: x264 reads the caller's yuv420p array in place (no copy into a new frame), and a
+frame up to 640x480 is encoded by one x264 thread as one slice (`x264_options`); larger frames
+keep x264's sliced threads, a slice per core.
 """
 
 from __future__ import annotations
@@ -26,6 +30,17 @@ X264_OPTIONS = {
     "forced-idr": "1",
     "sc_threshold": "0",  # key frames only where forced: every IDR_INTERVAL_S
 }
+# NOTE: up to this size one x264 thread (one slice) encodes a frame: zerolatency's sliced
+# threads cost CPU to split and join every frame and compress each slice a little worse, and a
+# frame this small takes one thread a few ms, far inside a 30 fps frame interval. Larger frames
+# get x264's own choice (a slice per core) so that their wall time per frame stays short.
+SINGLE_THREAD_MAX_PIXELS = 640 * 480
+
+
+def x264_options(width: int, height: int) -> dict[str, str]:
+    """The encoder's options for a stream of `width` x `height`."""
+    threads = "1" if width * height <= SINGLE_THREAD_MAX_PIXELS else "auto"
+    return {**X264_OPTIONS, "threads": threads}
 
 
 class Sink(Protocol):
@@ -50,7 +65,7 @@ class LiveEncoder:
         ctx.time_base = TIME_BASE
         ctx.max_b_frames = 0
         ctx.gop_size = 1_000_000  # NOTE: IDRs are forced by PTS, never by count
-        ctx.options = X264_OPTIONS
+        ctx.options = x264_options(width, height)
         self._video = stream
         self._audio = self._out.add_stream_from_template(audio) if audio is not None else None
         self._last_pts: int | None = None
@@ -65,7 +80,9 @@ class LiveEncoder:
         if self._last_pts is not None and pts <= self._last_pts:
             return False
         self._last_pts = pts
-        vf = av.VideoFrame.from_ndarray(frame, format="yuv420p")
+        # NOTE: wraps `frame` without a copy: x264 copies the picture into its own frame
+        # before encode() returns, so the caller may reuse the array right after.
+        vf = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(frame), format="yuv420p")
         vf.pts, vf.time_base = pts, TIME_BASE
         if self._last_idr_s is None or time_s - self._last_idr_s >= IDR_INTERVAL_S:
             vf.pict_type = PictureType.I

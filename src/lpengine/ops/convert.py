@@ -2,8 +2,9 @@
 
 BT.601 or BT.709, limited (16-235) or full range. YUV -> RGB gives packed RGB24 uint8, or float32 /
 float16 in [0, 1] packed [H, W, 3] ('hwc') or planar [3, H, W] ('chw'), optionally resized on the
-way (`size`, `mode`) as a model's input wants. Chroma is replicated over each 2x2 block going to
-RGB and averaged over it coming back.
+way (`size`, `mode`) as a model's input wants. RGB -> YUV takes packed uint8, or float32 in [0, 1]
+that is rounded to uint8 code values on the way (a model's output, with no uint8 copy of it).
+Chroma is replicated over each 2x2 block going to RGB and averaged over it coming back.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def rgb_to_yuv(
     full_range: bool = False,
     out: Any = None,
 ) -> Any:
-    """rgb: packed [H, W, 3] uint8, host or device -> 4:2:0 frame [H * 3 / 2, W] uint8."""
+    """rgb: packed [H, W, 3] uint8, or float32 in [0, 1] (rounded to uint8 code values first:
+    x * 255 half up, clamped), host or device -> 4:2:0 frame [H * 3 / 2, W] uint8."""
     if _native.HAS_NATIVE:
         return _native.core.rgb_to_yuv(
             rgb, pixel_format=pixel_format, matrix=matrix, full_range=full_range, out=out
@@ -135,8 +137,12 @@ def rgb_to_yuv_reference(
     fmt = frame_args.choice("pixel_format", pixel_format, frame_args.PIXEL_FORMATS)
     kr, kb = _WEIGHTS[frame_args.choice("matrix", matrix, frame_args.MATRICES)]
     a = frame_args.array("rgb", rgb)
+    if a.dtype == np.float32:
+        # NOTE: float32 maths, as the native op rounds: x * 255 + 0.5, clamped, truncated.
+        codes = np.clip(np.nan_to_num(a * np.float32(255.0) + np.float32(0.5)), 0.0, 255.0)
+        a = codes.astype(np.uint8)
     if a.dtype != np.uint8:
-        raise frame_args.fail("rgb", "dtype uint8", a.dtype)
+        raise frame_args.fail("rgb", "dtype uint8 or float32", a.dtype)
     if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] % 2 or a.shape[1] % 2 or 0 in a.shape:
         raise frame_args.fail(
             "rgb", "shape [height, width, 3] with even width and height", f"shape {a.shape}"
