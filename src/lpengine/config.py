@@ -101,6 +101,7 @@ class EngineConfig:
     orch_secret: str | None = field(default=None, repr=False)
     byoc_health_interval_s: float = 5.0  # how often each BYOC worker is probed
     byoc_stream_debit_interval_s: float = 23.0  # how often BYOC streams pay 23 s (go)
+    trickle_changefeed: bool = False  # the _changes channel: trickle channels added, removed
     chain: ChainConfig = field(default_factory=ChainConfig)
     monitor: bool = False
 

@@ -71,7 +71,8 @@ class Engine(SegmentWork):
         self.ai_results = RenditionStore(DEFAULT_RESULTS_BYTES, RESULTS_TTL_S)  # /stream/ too
         self.transcodes = TranscodeSessions()  # per stream: segment queue, timeline, counts
         self.sessions.set_pixel_rate_limit(config.max_pixel_rate, self.transcodes.pixel_rates)
-        self.trickle = TrickleServer()  # /ai/trickle/ channels (live, BYOC streams)
+        # /ai/trickle/ channels (live, BYOC streams)
+        self.trickle = TrickleServer(changefeed=config.trickle_changefeed)
         feed = config.price_feed.latest() if config.price_feed is not None else None
         self.prices = PriceBook(
             config.price,

@@ -1,4 +1,5 @@
-"""Trickle channels in-process: ring, long-poll, reset, close, idle sweep (live/trickle.py)."""
+"""Trickle channels in-process: ring, long-poll, reset, close, idle sweep, the `_changes`
+changefeed (live/trickle.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from lpengine.live.trickle import RING_SIZE, Segment, TrickleServer
+from lpengine.live.trickle import CHANGEFEED, RING_SIZE, Segment, Subscriber, TrickleServer
 
 
 def run(fn: Callable[[TrickleServer], Awaitable[None]]) -> None:
@@ -170,3 +171,60 @@ def test_skip_holes_starts_at_the_first_segment_written_after_a_hole():
         assert ch.next_write == 0
 
     run(body)
+
+
+async def changes(sub: Subscriber, n: int) -> list[bytes]:
+    """The next `n` changefeed segments, as written."""
+    out = []
+    for _ in range(n):
+        seg = await asyncio.wait_for(sub.next(), 5)
+        assert seg is not None
+        out.append(await seg.read_all())
+    return out
+
+
+def test_the_changefeed_is_off_by_default():
+    async def body(t: TrickleServer) -> None:
+        t.create_channel("a", "video/mp2t")
+        assert t.names() == ["a"] and t.channel(CHANGEFEED) is None
+
+    run(body)
+
+
+def test_the_changefeed_announces_channels_added_and_removed_as_go_does():
+    server = TrickleServer(idle_timeout_s=1.0, sweep_interval_s=0.05, changefeed=True)  # no loop
+
+    async def main() -> None:
+        feed = server.channel(CHANGEFEED)
+        assert feed is not None and feed.mime_type == "application/json"
+        sub = feed.subscribe(0)
+        assert await changes(sub, 1) == [b'{"added":["_changes"]}']
+        kept = server.create_channel("kept", "application/json")
+        server.create_channel("idle", "video/mp2t")
+        server.create_channel("kept", "application/json")  # it exists: no change
+        assert await changes(sub, 2) == [b'{"added":["kept"]}', b'{"added":["idle"]}']
+        assert server.close_channel("kept") and not server.close_channel("kept")
+        assert await changes(sub, 1) == [b'{"removed":["kept"]}']
+        assert kept.closed
+        # The idle sweep removes "idle" (its removal announced) and keeps "_changes".
+        assert await changes(sub, 1) == [b'{"removed":["idle"]}']
+        assert server.names() == [CHANGEFEED]
+        server.close_all()  # the node stops: the changefeed ends, with no more changes
+        assert await asyncio.wait_for(sub.next(), 5) is None
+        assert server.names() == []
+
+    asyncio.run(main())
+
+
+def test_a_deleted_changefeed_comes_back_with_the_next_change():
+    async def main() -> None:
+        server = TrickleServer(changefeed=True)
+        assert server.close_channel(CHANGEFEED) and server.names() == []
+        server.create_channel("a", "video/mp2t")
+        feed = server.channel(CHANGEFEED)
+        assert feed is not None
+        got = await changes(feed.subscribe(0), 2)
+        assert got == [b'{"added":["_changes"]}', b'{"added":["a"]}']
+        server.close_all()
+
+    asyncio.run(main())

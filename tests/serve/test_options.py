@@ -196,3 +196,13 @@ def test_max_pixel_rate(tmp_path):
     assert o.engine.max_pixel_rate == 1_500_000_000
     with pytest.raises(OptionError, match="-maxPixelRate: expected pixels per second"):
         build(["-dataDir", str(tmp_path), "-maxPixelRate", "lots"])
+
+
+def test_trickle_changefeed_is_off_unless_asked_for(tmp_path):
+    assert not build(["-dataDir", str(tmp_path)]).engine.trickle_changefeed
+    assert build(["-dataDir", str(tmp_path), "-trickleChangefeed"]).engine.trickle_changefeed
+    toml = tmp_path / "lp.toml"
+    toml.write_text("trickleChangefeed = true\n")
+    assert build(["-dataDir", str(tmp_path), "-config", str(toml)]).engine.trickle_changefeed
+    with pytest.raises(OptionError, match="trickleChangefeed"):
+        build(["-dataDir", str(tmp_path), "-trickleChangefeed=maybe"])

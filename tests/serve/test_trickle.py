@@ -184,3 +184,25 @@ def test_a_subscriber_that_disconnects_mid_body_is_survived(channel):
             assert (await client.get(f"{channel}/0")).content == b"[1,2]"
 
     asyncio.run(main())
+
+
+def test_the_changefeed_channel_over_http(tmp_path):
+    """-trickleChangefeed: `_changes` announces a job's four channels, then their removal."""
+    srv = ServerProcess("-dataDir", str(tmp_path), "-trickleChangefeed")
+    try:
+        feed = f"{srv.url}/ai/trickle/_changes"
+        with httpx.Client(verify=False, timeout=30) as c:
+            r = c.get(f"{feed}/0")
+            assert (r.status_code, r.text) == (200, '{"added":["_changes"]}')
+            assert r.headers["content-type"] == "application/json"
+            job = lc.start(srv, {"model_id": "noop"}).json()
+            mid = job["manifest_id"]
+            names = [mid, f"{mid}-out", f"{mid}-control", f"{mid}-events"]
+            added = [c.get(f"{feed}/{i}").json() for i in range(1, 5)]
+            assert added == [{"added": [n]} for n in names]
+            assert c.delete(job["publish_url"]).status_code == 200  # the gateway is done
+            removed = [c.get(f"{feed}/{i}").json() for i in range(5, 9)]  # long-polls
+            assert sorted(n for r in removed for n in r["removed"]) == sorted(names)
+            assert removed[0] == {"removed": [mid]}  # the DELETE; the job closes the rest
+    finally:
+        srv.stop()

@@ -3,7 +3,10 @@
 `StreamDiffusionModel` is loaded once from a local Stable Diffusion folder with diffusers (UNet,
 VAE, text encoder and scheduler of the folder's `StableDiffusionImg2ImgPipeline`) and shared by
 every stream of that model; each stream's `StreamDiffusionPipeline` holds only its own params,
-noise and frames in flight, and nothing is reloaded while the stream runs:
+noise and frames in flight. Every param is applied in place; the one change that reloads is
+another `model_id` (a stream switching models, `lpengine.live.reload`), since all else is per
+stream and cheap to redo (ai-runner reloads for ControlNets, IP-Adapter or TensorRT engines,
+none of which this pipeline has):
 
 - few denoising steps (`num_inference_steps`, 1-4) picked from a 50-step schedule, starting
   where `strength` says (as img2img starts), with a deterministic DDIM update (eta 0);

@@ -4,7 +4,9 @@ A pipeline takes model input in the live tensor layout, RGB float32 in [0, 1] of
 (1, H, W, 3), host memory, and returns the same layout (H, W may differ from the input's but
 never change mid-stream). Parameters arrive at start and from the control channel; `validate`
 checks them without touching the running pipeline (so a bad update is reported and the stream
-keeps going), `update` applies validated ones in place.
+keeps going), `update` applies validated ones in place. Another `model_id` is not a param but a
+reload: the session swaps in another model's pipeline (`lpengine.live.reload`), showing the
+loading overlay meanwhile unless `show_reloading_frame` (BaseParams, checked here) is false.
 """
 
 from __future__ import annotations

@@ -8,7 +8,12 @@ Threads and queues (nothing blocking runs on the event loop):
     loop callbacks      the bytes into the output channel's current segment; a new segment
                         before every IDR (every 2 s)
     control task (loop) params from the control channel: validated, then the latest applied
+    reload task (loop)  a control message naming another `model_id`: see below
     ticker task (loop)  state machine every 1 s, status event every 10 s, live payments
+
+Params are applied in place by the pipeline; a control message naming another `model_id`
+switches the stream's model without stopping it (`lpengine.live.reload`): meanwhile the worker
+answers each frame with the loading overlay, or passes it through unchanged.
 
 The stream stops when the input channel closes (the gateway DELETEs it, or it idles out), the
 input cannot be decoded any more, the state machine says ERROR, the balance runs out, or the
@@ -33,8 +38,10 @@ from numpy.typing import NDArray
 from lpengine.live.decode import ByteFeed, DecodeFailed, run_decoder
 from lpengine.live.encode import LiveEncoder
 from lpengine.live.frames import OutputConverter, to_model_input
+from lpengine.live.overlay import LoadingOverlay
 from lpengine.live.payments import LivePayments
-from lpengine.live.pipelines import LivePipeline
+from lpengine.live.pipelines import LivePipeline, base_size
+from lpengine.live.reload import ModelSwitch, prepare
 from lpengine.live.status import NO_INPUT_STOP_S, LiveStatus, event
 from lpengine.live.timeline import Timeline
 from lpengine.live.trickle import Channel, SegmentWriter, TrickleServer
@@ -107,9 +114,13 @@ class LiveSession:
         trickle: TrickleServer,
         payments: LivePayments | None = None,
         on_end: Callable[[LiveSession], None] = lambda s: None,
+        model_id: str | None = None,
+        switch: ModelSwitch | None = None,
     ) -> None:
         self.manifest_id = manifest_id
         self.pipeline = pipeline
+        self.model_id = pipeline.name if model_id is None else model_id
+        self._switch = switch
         self.channels = channels
         self.trickle = trickle
         self.payments = payments
@@ -122,6 +133,13 @@ class LiveSession:
         self._audio: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._audio_stream: Any | None = None
         self._pending_params: dict[str, Any] | None = None
+        self._wanted = dict(pipeline.params)  # the latest params accepted (pending or applied)
+        # NOTE: the worker reads self.pipeline and this with _pending_params, under the lock.
+        self._overlay_mode: bool | None = None  # while reloading: show_reloading_frame
+        self._reload_task: asyncio.Task[None] | None = None
+        self._after_reload: dict[str, Any] | None = None  # the latest message during a reload
+        self.reloads = 0
+        self.reload_frames = 0  # answered with the overlay, or passed through, while reloading
         self._params_lock = threading.Lock()
         self._stop = threading.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -259,13 +277,82 @@ class LiveSession:
                 continue
             if isinstance(message.get("params"), dict) and message.get("type") in (None, "update"):
                 message = message["params"]  # the SDK's {"type": "update", "params": {...}}
+            if self._reload_task is not None:
+                self._after_reload = message  # NOTE: latest wins, once the reload is over
+                continue
+            self._control(message)
+
+    def _control(self, message: dict[str, Any]) -> None:
+        """One params message: applied in place, or a reload when it names another model."""
+        model_id = message.get("model_id", self.model_id)
+        message = {k: v for k, v in message.items() if k != "model_id"}
+        if model_id != self.model_id:
+            if not isinstance(model_id, str) or not model_id:
+                self.error(f"params refused: model_id: expected a model name, got {model_id!r}")
+            elif self._switch is None:
+                self.error(f"params refused: model_id: this stream cannot switch to {model_id}")
+            else:
+                self._reload_task = self._loop.create_task(self._reload(model_id, message))
+                self._tasks.append(self._reload_task)
+            return
+        try:
+            params = self.pipeline.validate(message)
+        except ValueError as err:
+            self.error(f"params refused: {err}")
+            return
+        self._wanted = params
+        with self._params_lock:
+            self._pending_params = params  # NOTE: latest wins; older pending ones are dropped
+
+    async def _reload(self, model_id: str, message: dict[str, Any]) -> None:
+        """Switches the stream to `model_id` with its params updated by `message`
+        (`lpengine.live.reload`); anything failing leaves its model and params as they were."""
+        assert self._switch is not None
+        size = (self.pipeline.width, self.pipeline.height)
+        params = {**self._wanted, **message}
+        new: LivePipeline | None = None
+        try:
             try:
-                params = self.pipeline.validate(message)
+                base_size(params, size)  # the output size stays; show_reloading_frame checked
+                wait = self._switch.begin_switch(self.manifest_id, model_id)
             except ValueError as err:
                 self.error(f"params refused: {err}")
-                continue
+                return
+            log.info(
+                "live stream %s: reloading %s -> %s", self.manifest_id, self.model_id, model_id
+            )
+            t0 = time.monotonic()
             with self._params_lock:
-                self._pending_params = params  # NOTE: latest wins; older pending ones are dropped
+                self._overlay_mode = bool(params.get("show_reloading_frame", True))
+            self.status.on_reloading()
+            self.status.evaluate()
+            self._emit(self.status.status_event())  # NOTE: LOADING at once, not within 1 s
+            try:
+                new = await asyncio.to_thread(prepare, wait, params, size, self._stop)
+            except Exception as err:  # NOTE: any failure: the previous model goes on
+                self.error(f"reload to {model_id} failed, {self.model_id} goes on: {err}")
+            finally:
+                self._switch.end_switch(self.manifest_id, model_id, new is not None)
+                with self._params_lock:
+                    self._overlay_mode = None
+                    if new is not None:  # NOTE: params pending for the old pipeline go with it
+                        self.pipeline, self._pending_params = new, None
+                self.status.on_reloaded()
+            if new is None:
+                return
+            self.reloads += 1
+            self.model_id, self._wanted = model_id, dict(new.params)
+            self.status.pipeline = new.name
+            self.status.on_params(dict(new.params))
+            self.status.evaluate()
+            self._emit(self.status.status_event())
+            ready_s = time.monotonic() - t0
+            log.info("live stream %s: %s ready in %.2f s", self.manifest_id, model_id, ready_s)
+        finally:
+            self._reload_task = None
+            held, self._after_reload = self._after_reload, None
+            if held is not None and self.stop_reason is None:
+                self._control(held)
 
     async def _tick(self) -> None:
         last_status = time.monotonic()
@@ -341,6 +428,7 @@ class LiveSession:
 
     def _work(self) -> None:
         encoder: LiveEncoder | None = None
+        overlay: LoadingOverlay | None = None
         convert = OutputConverter()
         failures = 0
         try:
@@ -352,10 +440,16 @@ class LiveSession:
                 if item is None:
                     break
                 frame, time_s = item
-                self._apply_params()
+                p, overlay_mode = self._apply_params()
                 try:
-                    p = self.pipeline
-                    out = convert(p.process(to_model_input(frame, p.width, p.height)))
+                    frames = to_model_input(frame, p.width, p.height)
+                    if overlay_mode is None:
+                        frames = p.process(frames)
+                    elif overlay_mode:
+                        if overlay is None:
+                            overlay = LoadingOverlay(p.width, p.height)
+                        frames = overlay(frames, time.monotonic())
+                    out = convert(frames)
                 except Exception as err:
                     failures += 1
                     self.error(f"live-video-to-video pipeline error: {err}")
@@ -368,8 +462,12 @@ class LiveSession:
                     encoder = LiveEncoder(self._sink, w, h, audio=self._audio_stream)
                 while not self._audio.empty():
                     encoder.mux_audio(self._audio.get())
-                if encoder.encode(out, time_s):
-                    self.status.output.add()
+                if not encoder.encode(out, time_s):
+                    continue
+                if overlay_mode is None:
+                    self.status.output.add()  # NOTE: the pipeline's frames only
+                else:
+                    self.reload_frames += 1
         except Exception as err:
             log.exception("live stream %s: output failed", self.manifest_id)
             self.request_stop(f"output failed: {err}")
@@ -381,11 +479,14 @@ class LiveSession:
                     log.exception("live stream %s: encoder close failed", self.manifest_id)
             self._sink.finish()
 
-    def _apply_params(self) -> None:
+    def _apply_params(self) -> tuple[LivePipeline, bool | None]:
+        """The pipeline for the next frame, with the latest pending params applied (worker
+        thread), and show_reloading_frame while a reload runs (else None)."""
         with self._params_lock:
             params, self._pending_params = self._pending_params, None
-        if params is None:
-            return
-        self.pipeline.update(params)
-        self.status.on_params(params)
-        self._loop.call_soon_threadsafe(self._emit, self.status.status_event())
+            pipeline, overlay_mode = self.pipeline, self._overlay_mode
+        if params is not None:
+            pipeline.update(params)
+            self.status.on_params(params)
+            self._loop.call_soon_threadsafe(self._emit, self.status.status_event())
+        return pipeline, overlay_mode

@@ -2,7 +2,9 @@
 
 `LiveStatus` counts input and output frames, keeps the last params and the last error, runs the
 state machine (evaluated every second by the session) and builds the events: each is one JSON
-object `{"event": {..., "timestamp": <ms>}, "queue_event_type": <type>}`.
+object `{"event": {..., "timestamp": <ms>}, "queue_event_type": <type>}`. Output frames are the
+pipeline's only: loading-overlay frames shown while the pipeline reloads are not counted (the
+state is LOADING then), and the rules about missing output start again from the reload's end.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 FPS_WINDOW_S = 10.0
 NO_INPUT_STOP_S = 60.0
+LOAD_TIMEOUT_S = 180.0  # a (re)load running longer is an ERROR
 
 
 def now_ms() -> int:
@@ -67,9 +70,19 @@ class LiveStatus:
         self.error_ms: int | None = None
         self._error_at: float | None = None
         self.last_status_ms = self.start_ms
+        self._loaded = self._start  # monotonic: the end of the last (re)load
+        self._loading_since: float | None = None  # monotonic, while a reload runs
 
     def on_params(self, params: dict[str, Any]) -> None:
         self.params, self.params_ms = params, now_ms()
+
+    def on_reloading(self) -> None:
+        self._loading_since = time.monotonic()
+
+    def on_reloaded(self) -> None:
+        """The reload ended, done or failed: output is awaited afresh from now."""
+        self._loading_since = None
+        self._loaded = time.monotonic()
 
     def on_error(self, message: str) -> None:
         self.error, self.error_ms, self._error_at = message, now_ms(), time.monotonic()
@@ -78,21 +91,25 @@ class LiveStatus:
         return now - (self.input.last if self.input.last is not None else self._start)
 
     def evaluate(self) -> str:
-        """The state machine, first matching rule wins (ai-api.md §9.7, rules 5-11)."""
+        """The state machine, first matching rule wins (ai-api.md §9.7: rules 2-3 for a
+        reload, then 5-11)."""
         now = time.monotonic()
         since_in = self.since_input_s(now)
         since_out = now - (self.output.last if self.output.last is not None else self._start)
         in_fps = self.input.fps(now, self._start)
         out_fps = self.output.fps(now, self._start)
+        loading, loaded = self._loading_since, self._loaded
         if self.state == "ERROR":
             state = "ERROR"
+        elif loading is not None:
+            state = "ERROR" if now - loading > LOAD_TIMEOUT_S else "LOADING"
         elif since_in > NO_INPUT_STOP_S:
             state = "DEGRADED_INPUT" if since_in < 90 else "ERROR"
-        elif self.output.last is None:
-            loaded_s = now - self._start
+        elif self.output.last is None or self.output.last < loaded:
+            loaded_s = now - loaded
             if loaded_s <= 2:
                 state = "ONLINE"
-            elif self.input.last is None:
+            elif self.input.last is None or self.input.last < loaded:
                 state = "DEGRADED_INPUT"
             else:
                 state = "DEGRADED_INFERENCE" if loaded_s <= 10 else "ERROR"

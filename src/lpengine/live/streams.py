@@ -6,7 +6,9 @@ ends. What can run is advertised as live-video-to-video (35) with one model per 
 its free and used slots, republished as streams start and stop. `load_models` adds the
 -aiModels live-video-to-video models (`lpengine.live.models`): advertised cold with no free slot
 while they load in a background thread (a start then answers 503), warm with their own
-`capacity` once loaded, withdrawn if they fail to load.
+`capacity` once loaded, withdrawn if they fail to load. A running stream may switch to another
+model (`lpengine.live.reload`): `begin_switch` takes a slot of it (counted as in use while the
+stream reloads, even while the model is still loading) and `end_switch` keeps one of the two.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from lpengine.capability_registry import CapabilityRegistry, ModelOffer, Offer
 from lpengine.live import pipelines
 from lpengine.live.models import LiveModelLoader, live_entries, load_diffusion
 from lpengine.live.payments import LivePayments
+from lpengine.live.reload import ModelWait
 from lpengine.live.session import LiveSession, StreamChannels
 from lpengine.live.trickle import TrickleServer
 
@@ -81,10 +84,13 @@ class LiveStreams:
         self.capacity = capacity
         self._capacities = dict.fromkeys(self.pipelines, capacity)  # model id -> slots
         self._loading: dict[str, int] = {}  # model id -> slots once loaded
+        self._load_ended: dict[str, threading.Event] = {}  # model id -> set once loaded or not
+        self._load_errors: dict[str, str] = {}  # model id -> why it did not load
         self._loader: LiveModelLoader | None = None
         # NOTE: the loader thread changes the offer too; the event loop reserves and releases.
         self._lock = threading.RLock()
         self._reserved: dict[str, str] = {}  # manifest id -> model id
+        self._switching: dict[str, str] = {}  # manifest id -> the model it is switching to
         self.sessions: dict[str, LiveSession] = {}
         with self._lock:
             self._advertise()
@@ -103,6 +109,7 @@ class LiveStreams:
             return
         with self._lock:
             self._loading.update((e.model_id, e.capacity) for e in entries)
+            self._load_ended.update((e.model_id, threading.Event()) for e in entries)
             self._advertise()
         self._loader = LiveModelLoader(models_dir, entries, self._loaded, self._not_loaded, load)
         self._loader.start()
@@ -124,15 +131,61 @@ class LiveStreams:
             self.pipelines[model_id] = factory
             self._capacities[model_id] = capacity
             self._advertise()
+        self._load_ended[model_id].set()
 
     def _not_loaded(self, model_id: str, why: str) -> None:
         with self._lock:
             self._loading.pop(model_id, None)
+            self._load_errors[model_id] = why
             self._advertise()
+        self._load_ended[model_id].set()
 
     def in_use(self, model_id: str) -> int:
         with self._lock:
-            return sum(1 for m in self._reserved.values() if m == model_id)
+            held = [*self._reserved.values(), *self._switching.values()]
+            return sum(1 for m in held if m == model_id)
+
+    def begin_switch(self, manifest_id: str, model_id: str) -> ModelWait:
+        """A slot of `model_id` for the running stream `manifest_id`, which reloads to it; a
+        model still loading counts its slots to come. ValueError if there is no such model,
+        no free slot, or no such stream."""
+        with self._lock:
+            slots = self._capacities.get(model_id, self._loading.get(model_id))
+            if slots is None:
+                known = ", ".join(sorted({*self.pipelines, *self._loading}))
+                raise ValueError(f"model_id: no live model {model_id!r} here (known: {known})")
+            if manifest_id not in self._reserved or manifest_id in self._switching:
+                raise ValueError(f"model_id: stream {manifest_id} cannot switch now")
+            if self.in_use(model_id) >= slots:
+                raise ValueError(f"insufficient capacity: all {slots} {model_id} slots are in use")
+            self._switching[manifest_id] = model_id
+            self._advertise()
+            ended = self._load_ended.get(model_id)
+
+        def wait(stop: threading.Event) -> pipelines.Factory:
+            """`model_id`'s factory once loaded (a thread, never the event loop)."""
+            while ended is not None and not ended.wait(0.1):
+                if stop.is_set():
+                    raise RuntimeError("the stream stopped")
+            with self._lock:
+                factory = self.pipelines.get(model_id)
+                if factory is None:
+                    why = self._load_errors.get(model_id, "the node is shutting down")
+                    raise ValueError(f"live model {model_id} did not load: {why}")
+                return factory
+
+        return wait
+
+    def end_switch(self, manifest_id: str, model_id: str, switched: bool) -> None:
+        """The stream now holds `model_id`'s slot instead of its old one (switched), or gives
+        back the slot `begin_switch` took. Nothing if the stream ended meanwhile."""
+        with self._lock:
+            if self._switching.get(manifest_id) != model_id:
+                return
+            del self._switching[manifest_id]
+            if switched and manifest_id in self._reserved:
+                self._reserved[manifest_id] = model_id
+            self._advertise()
 
     def reserve(self, model_id: str) -> Reservation:
         """A slot for one stream of `model_id`; InsufficientCapacity if none is free (or the
@@ -155,7 +208,8 @@ class LiveStreams:
 
     def release(self, reservation: Reservation) -> None:
         with self._lock:
-            if self._reserved.pop(reservation.manifest_id, None) is not None:
+            switching = self._switching.pop(reservation.manifest_id, None)
+            if self._reserved.pop(reservation.manifest_id, None) or switching:
                 self._advertise()
 
     def start(
@@ -183,6 +237,8 @@ class LiveStreams:
             self.trickle,
             payments=payments,
             on_end=lambda s: self._ended(reservation, s),
+            model_id=reservation.model_id,
+            switch=self,
         )
         self.sessions[mid] = session
         session.start()

@@ -7,6 +7,12 @@ segment's first bytes while it is still being uploaded. A channel keeps the last
 (`create_channel`), never by publishers, and are closed by `close_channel` (DELETE), by the idle
 sweep (no write for 5 minutes; names starting with `_` are exempt), or by `TrickleServer.close`.
 
+With `changefeed` (off by default, as in go-livepeer's trickle server; `-trickleChangefeed`),
+the server also keeps the `_changes` channel (application/json): each channel created or
+removed is one segment, `{"added": ["<name>"]}` or `{"removed": ["<name>"]}`, the first one
+announcing `_changes` itself. Removal covers DELETE and the idle sweep, not the shutdown
+(`close_all`), which ends `_changes` too; deleted, `_changes` comes back with the next change.
+
 Everything here runs on one asyncio event loop (the server's): no locks, and nothing blocks.
 Workloads on the same loop use channels directly, without HTTP:
 
@@ -24,6 +30,7 @@ Workloads on the same loop use channels directly, without HTTP:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +40,7 @@ log = logging.getLogger(__name__)
 RING_SIZE = 5  # segments kept per channel
 IDLE_TIMEOUT_S = 300.0  # a channel with no write for this long is closed
 SWEEP_INTERVAL_S = 60.0
+CHANGEFEED = "_changes"  # NOTE: "_": exempt from the idle sweep
 
 
 class Segment:
@@ -316,12 +324,18 @@ class TrickleServer:
     """All trickle channels of a node, the idle sweep, and the in-process API."""
 
     def __init__(
-        self, idle_timeout_s: float = IDLE_TIMEOUT_S, sweep_interval_s: float = SWEEP_INTERVAL_S
+        self,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        sweep_interval_s: float = SWEEP_INTERVAL_S,
+        changefeed: bool = False,
     ) -> None:
+        """`changefeed`: keep the `_changes` channel (made here, so it may run off the loop)."""
         self.idle_timeout_s = idle_timeout_s
         self.sweep_interval_s = sweep_interval_s
+        self.changefeed = changefeed
         self._channels: dict[str, Channel] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._announce("added", CHANGEFEED)
 
     def __len__(self) -> int:
         return len(self._channels)
@@ -340,6 +354,7 @@ class TrickleServer:
         if ch is None:
             ch = self._channels[name] = Channel(name, mime_type)
             log.debug("trickle channel %s created (%s)", name, mime_type)
+            self._announce("added", name)
         self._start_sweeper()
         return ch
 
@@ -351,7 +366,24 @@ class TrickleServer:
             return False
         ch.close()
         log.debug("trickle channel %s closed", name)
+        if name != CHANGEFEED:
+            self._announce("removed", name)
         return True
+
+    def _announce(self, change: str, name: str) -> None:
+        """One changefeed segment, `{change: [name]}`, if the changefeed is on; a missing
+        `_changes` is made first (announcing itself, then `name`)."""
+        if not self.changefeed:
+            return
+        feed = self._channels.get(CHANGEFEED)
+        if feed is None:
+            feed = self._channels[CHANGEFEED] = Channel(CHANGEFEED, "application/json")
+            if name != CHANGEFEED:
+                self._announce("added", CHANGEFEED)
+        writer = feed.begin_segment()
+        # NOTE: compact, byte for byte what go's json.Marshal writes.
+        writer.write(json.dumps({change: [name]}, separators=(",", ":")).encode())
+        writer.close()
 
     def sweep(self, now: float | None = None) -> list[str]:
         """Closes the channels idle past the timeout; returns their names."""
@@ -377,6 +409,7 @@ class TrickleServer:
 
     def close_all(self) -> None:
         """Closes every channel and stops the sweep (the node is shutting down)."""
+        self.changefeed = False  # NOTE: before the channels go: nothing more is announced
         for name in list(self._channels):
             self.close_channel(name)
         if self._sweeper is not None:

@@ -120,6 +120,11 @@ FLAGS: dict[str, Flag] = {
         "how often each BYOC stream is debited 23 s of its price (default 23s; lpengine only)",
         "DURATION",
     ),
+    "trickleChangefeed": Flag(
+        "publish trickle channels created and removed on the _changes channel (default false; "
+        "lpengine only)",
+        is_bool=True,
+    ),
     "ethUrl": Flag("Ethereum JSON-RPC URL, or several comma-separated (failover)", "URLS"),
     "ethController": Flag("the Controller contract (default: the network's)", "0x..."),
     "minGasPrice": Flag("gas price floor for tx costs and transactions, in wei", "WEI"),
@@ -257,6 +262,7 @@ CONVERT: dict[str, Callable[[str], Any]] = {
     "orchSecret": _file_or_text,
     "byocHealthInterval": _duration_s,
     "byocStreamDebitInterval": _duration_s,
+    "trickleChangefeed": _bool,
     "ethUrl": _eth_urls,
     "ethController": _address,
     "minGasPrice": _wei,
@@ -367,6 +373,7 @@ def _engine(v: _Values, service_host: str, service_port: int) -> EngineConfig:
             orch_secret=v.get("orchSecret"),
             byoc_health_interval_s=v.get("byocHealthInterval", 5.0),
             byoc_stream_debit_interval_s=v.get("byocStreamDebitInterval", 23.0),
+            trickle_changefeed=v.get("trickleChangefeed", False),
             chain=chain,
             monitor=v.get("monitor", False),
         )
