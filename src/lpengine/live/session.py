@@ -29,12 +29,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from lpengine.live.channels import OutputSink, StreamChannels
 from lpengine.live.decode import ByteFeed, DecodeFailed, run_decoder
 from lpengine.live.encode import LiveEncoder
 from lpengine.live.frames import OutputConverter, to_model_input
@@ -44,7 +44,7 @@ from lpengine.live.pipelines import LivePipeline, base_size
 from lpengine.live.reload import ModelSwitch, prepare
 from lpengine.live.status import NO_INPUT_STOP_S, LiveStatus, event
 from lpengine.live.timeline import Timeline
-from lpengine.live.trickle import Channel, SegmentWriter, TrickleServer
+from lpengine.live.trickle import TrickleServer
 
 log = logging.getLogger(__name__)
 
@@ -53,56 +53,6 @@ STATUS_INTERVAL_S = 10.0
 MAX_PIPELINE_ERRORS = 3
 DRAIN_S = 5.0  # at most this long to finish the frames already received when the input ends
 KEEPALIVE = {"keep": "alive"}
-
-
-@dataclass(frozen=True)
-class StreamChannels:
-    input: Channel
-    output: Channel
-    control: Channel
-    events: Channel
-
-    def all(self) -> tuple[Channel, ...]:
-        return (self.input, self.output, self.control, self.events)
-
-
-class _OutputSink:
-    """The encoder's byte sink (worker thread) → the output channel's segments (event loop)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, channel: Channel) -> None:
-        self._loop, self._channel = loop, channel
-        self._writer: SegmentWriter | None = None
-        self.segments = 0
-        self.on_first_segment: Callable[[], None] = lambda: None
-
-    def write(self, data: bytes) -> int:
-        chunk = bytes(data)
-        self._loop.call_soon_threadsafe(self._write, chunk)
-        return len(chunk)
-
-    def cut(self) -> None:
-        self._loop.call_soon_threadsafe(self._cut)
-
-    def finish(self) -> None:
-        self._loop.call_soon_threadsafe(self._finish)
-
-    def _write(self, chunk: bytes) -> None:
-        if self._writer is not None:
-            self._writer.write(chunk)
-
-    def _cut(self) -> None:
-        self._finish()
-        if self._channel.closed:
-            return
-        self._writer = self._channel.begin_segment()
-        self.segments += 1
-        if self.segments == 1:
-            self.on_first_segment()
-
-    def _finish(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
 
 
 class LiveSession:
@@ -152,7 +102,7 @@ class LiveSession:
         self._timeline = Timeline()
         self._input_size: tuple[int, int] | None = None
         self._loop = asyncio.get_running_loop()
-        self._sink = _OutputSink(self._loop, channels.output)
+        self._sink = OutputSink(self._loop, channels.output)
 
     # --- life cycle ---------------------------------------------------------------------------
 

@@ -26,10 +26,11 @@ from lpengine.ai.model_config import AIModelConfig
 from lpengine.capabilities import Capability
 from lpengine.capability_registry import CapabilityRegistry, ModelOffer, Offer
 from lpengine.live import pipelines
+from lpengine.live.channels import StreamChannels
 from lpengine.live.models import LiveModelLoader, live_entries, load_diffusion
 from lpengine.live.payments import LivePayments
 from lpengine.live.reload import ModelWait
-from lpengine.live.session import LiveSession, StreamChannels
+from lpengine.live.session import LiveSession
 from lpengine.live.trickle import TrickleServer
 
 log = logging.getLogger(__name__)
