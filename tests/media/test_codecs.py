@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from lpengine import hardware
@@ -55,3 +57,30 @@ def test_checks_fail_when_the_output_is_not_what_was_asked(monkeypatch):
     monkeypatch.setitem(codecs.ENCODERS, "h264", ("h264_nvenc",))
     with pytest.raises(RuntimeError, match="no h264 encoder"):
         codecs._first("h264", False)
+
+
+def test_a_check_that_does_not_finish_is_left_behind_and_not_advertised(monkeypatch):
+    release = threading.Event()
+    checks = codecs._checks()
+
+    def stuck(gpu: bool) -> str:
+        release.wait(30)  # as a codec library stuck in a driver would
+        return "never seen"
+
+    monkeypatch.setattr(codecs, "_checks", lambda: {**checks, Capability.VP9_ENCODE: stuck})
+    try:
+        result = codecs.probe(hardware.detect(), timeout_s=2.0)
+    finally:
+        release.set()
+    assert "did not finish" in result.missing[Capability.VP9_ENCODE]
+    assert Capability.VP9_ENCODE not in codecs.transcoding_offer(result).capacities
+    assert Capability.H264 in result.proven  # the checks before it were kept
+
+
+def test_a_check_that_raises_is_missing_with_its_reason(monkeypatch):
+    def broken(gpu: bool) -> str:
+        raise RuntimeError("encoder exploded")
+
+    monkeypatch.setattr(codecs, "_checks", lambda: {Capability.VP8_ENCODE: broken})
+    result = codecs.probe(hardware.detect())
+    assert result.missing[Capability.VP8_ENCODE] == "encoder exploded"

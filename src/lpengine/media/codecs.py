@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import av
 import av.filter
@@ -27,6 +30,8 @@ from lpengine.media.profile import VideoCodec
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+PROBE_TIMEOUT_S = 60.0  # the whole probe: about 0.1 s idle, seconds on a loaded 2-core machine
 SIZE = 64  # probe frames are SIZE x SIZE; every software codec accepts it
 GPU_SIZE = 256  # NVENC refuses very small frames
 # Capabilities that are the engine's own software (auth tokens, serving outputs itself).
@@ -210,9 +215,13 @@ class ProbeResult:
     encoders: dict[VideoCodec, str] = field(default_factory=dict)
 
 
-def probe(hardware: Hardware) -> ProbeResult:
-    """Runs every check (about 0.1 s on a CPU); never raises."""
+def probe(hardware: Hardware, timeout_s: float = PROBE_TIMEOUT_S) -> ProbeResult:
+    """Runs every check (about 0.1 s on a CPU); never raises. The whole probe is bounded by
+    `timeout_s`: a check still running then (a codec library stuck in a driver or spinning)
+    is left behind in its daemon thread and what it would prove is missing, so the node starts
+    with what was proven instead of never starting."""
     gpu = bool(hardware.gpus)
+    deadline = time.monotonic() + timeout_s
     proven: dict[Capability, str] = dict(ALWAYS)
     missing: dict[Capability, str] = {
         Capability.STORAGE_S3: "no S3 storage driver yet",
@@ -220,16 +229,39 @@ def probe(hardware: Hardware) -> ProbeResult:
     }
     for cap, check in _checks().items():
         try:
-            proven[cap] = check(gpu)
+            proven[cap] = _bounded(partial(check, gpu), deadline, f"the {cap.name} check")
         except Exception as err:
             missing[cap] = str(err) or type(err).__name__
     encoders = {}
     for name, codec in CODECS.items():
         try:
-            encoders[codec] = _first(name, gpu).encoder
-        except RuntimeError as err:
+            encoders[codec] = _bounded(partial(_first, name, gpu), deadline, name).encoder
+        except (RuntimeError, TimeoutError) as err:
             log.info("no %s encoder: %s", name, err)
     return ProbeResult(proven, missing, encoders)
+
+
+def _bounded(check: Callable[[], T], deadline: float, what: str) -> T:
+    """`check()` in a daemon thread, waited for until `deadline` (time.monotonic()); raises
+    what it raised, or TimeoutError (logged) once the deadline passes."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, check()))
+        except BaseException as err:  # handed to the caller
+            outcome.append((False, err))
+
+    thread = threading.Thread(target=run, name=f"codec probe: {what}", daemon=True)
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if not outcome:
+        log.warning("codec probe: %s did not finish in time; left running, not advertised", what)
+        raise TimeoutError(f"{what} did not finish within the probe's time")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return cast(T, value)
 
 
 def transcoding_offer(result: ProbeResult) -> Offer:
