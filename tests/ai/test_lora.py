@@ -100,6 +100,8 @@ def test_a_lora_changes_the_image_its_weight_zero_and_no_lora_do_not(manager):
     loaded = adapters(manager, "text-to-image")
     assert loaded.loaded[-1] == LORA and loaded.load_s[LORA] > 0
     assert loaded.loads == len(loaded.loaded)  # each loaded once, however often asked for
+    shown = manager.describe()[f"text-to-image/{SD}"]["loras"]  # as /status ai_models shows it
+    assert list(shown) == loaded.loaded and shown[LORA] > 0
 
 
 def test_two_loras_mix_in_either_order(manager):

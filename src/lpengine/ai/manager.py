@@ -303,6 +303,7 @@ class ModelManager:
                 "compiled": list(s.applied),
                 "batches": s.batcher.batches if s.batcher else 0,
                 "safety_checker": self.safety.state if s.pipeline.checks_safety else None,
+                "loras": _loras(s.model),
             }
             for s in self.slots.values()
         }
@@ -312,6 +313,16 @@ class ModelManager:
             with slot.lock:
                 self._unload(slot)
         self.safety.close()
+
+
+def _loras(model: Pipeline | None) -> dict[str, float] | None:
+    """The LoRA adapters loaded into `model` (repo -> seconds its load took), least recently
+    used first; None for a model that takes none."""
+    adapters = getattr(model, "adapters", None)
+    if adapters is None:
+        return None
+    load_s = dict(adapters.load_s)  # NOTE: the batcher thread changes them; copies are atomic
+    return {repo: round(load_s.get(repo, 0.0), 3) for repo in adapters.loaded}
 
 
 def _missing(models_dir: Path, model_id: str) -> str | None:
