@@ -68,13 +68,15 @@ def _app():  # type: ignore[no-untyped-def]
         while (segment := await sub.read()) is not None:
             if not segment:
                 continue
+            # NOTE: counted when read: a stop may cancel the writes below once the gateway has
+            # seen -out, which is when the test stops the stream
+            seq, s.segments = s.segments, s.segments + 1
             prefix = str(s.params.get("prefix", "")).encode()
             if out is not None:
                 await out.write(prefix + segment)
             if data is not None:
-                line = json.dumps({"seq": s.segments, "bytes": len(segment)}) + "\n"
+                line = json.dumps({"seq": seq, "bytes": len(segment)}) + "\n"
                 await data.write(line.encode())
-            s.segments += 1
 
     async def control(s: Stream, events: TricklePublisher | None) -> None:
         sub = TrickleSubscriber(http, s.urls["control_url"], start=-1)

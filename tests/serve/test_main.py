@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from lpengine.serve.options import FLAGS
+from lpengine.serve.flags import FLAGS
 from tests.helpers import ServerProcess
 
 pytestmark = pytest.mark.net

@@ -9,6 +9,7 @@ from __future__ import annotations
 from lpengine.pm.chainview import ChainError, ChainView, InMemoryChain, SenderInfo
 from lpengine.pm.config import PaymentConfig
 from lpengine.pm.errors import InsufficientSenderReserve, PaymentError
+from lpengine.pm.outcome import PaymentOutcome
 from lpengine.pm.payment import (
     Payment,
     PriceInfo,
@@ -16,7 +17,7 @@ from lpengine.pm.payment import (
     TicketParams,
     TicketSenderParams,
 )
-from lpengine.pm.receiver import PaymentOutcome, PaymentReceiver
+from lpengine.pm.receiver import PaymentReceiver
 from lpengine.pm.signature import Signer
 from lpengine.pm.ticket import SignedTicket, Ticket
 

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Hashable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from lpengine.pm import errors, nonces, validator
+from lpengine.pm import errors
 from lpengine.pm.address import ZERO_ADDRESS, checksum, to_address, to_hash32
 from lpengine.pm.balance import Balances
 from lpengine.pm.chainview import ChainView
 from lpengine.pm.config import PaymentConfig
 from lpengine.pm.nonces import NEW, NonceSets
+from lpengine.pm.outcome import PaymentOutcome, SharedParams, judge
 from lpengine.pm.params import TicketParamsIssuer
 from lpengine.pm.payment import (
     ExpirationParamsLike,
@@ -43,116 +43,12 @@ from lpengine.pm.recipient_rand import rand_message
 from lpengine.pm.secret import derive_secret, load_or_create_secret
 from lpengine.pm.senders import SenderMonitor
 from lpengine.pm.store import DB_FILE, Store
-from lpengine.pm.ticket import SignedTicket, Ticket, aux_data, expected_value, pad32
+from lpengine.pm.ticket import SignedTicket, aux_data
 from lpengine.pm.validator import VALID, WINNING, PaymentValidator
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class PaymentOutcome:
-    """What a payment did. `error` is go's message (the HTTP 400 body) or None when accepted."""
-
-    tickets: int = 0
-    credited_tickets: int = 0
-    credited_wei: Fraction = field(default_factory=Fraction)
-    winning_tickets: int = 0
-    error: str | None = None
-    fatal: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
 _SHARED_ENTRIES = 4096
-
-
-class _SharedParams:
-    """What every ticket paid with one set of params shares, worked out once.
-
-    Built when a payment passed the checks that depend on nothing but its params, sender and
-    price (recipient, sender, recipientRand); a payment that brings the same ones again skips
-    them. Immutable but for its caches of results (a race costs a recomputation).
-    """
-
-    __slots__ = (
-        "_accepted",
-        "_credits",
-        "accepted_one",
-        "block_hash",
-        "creation_round",
-        "ev",
-        "ev_num",
-        "expiration_block",
-        "face_value",
-        "prefix",
-        "price",
-        "rand32",
-        "rand_hash",
-        "recipient",
-        "sender",
-        "suffix",
-        "win_prob",
-        "win_prob32",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        *,
-        sender: bytes,
-        recipient: bytes,
-        face_value: int,
-        win_prob: int,
-        expiration_block: int,
-        creation_round: int,
-        block_hash: bytes,
-        rand_hash: bytes,
-        rand32: bytes,
-        price: Fraction,
-    ) -> None:
-        self.sender, self.recipient = sender, recipient
-        self.face_value, self.win_prob = face_value, win_prob
-        self.win_prob32 = pad32(win_prob)
-        self.expiration_block, self.creation_round = expiration_block, creation_round
-        self.block_hash, self.rand_hash, self.rand32 = block_hash, rand_hash, rand32
-        self.price = price
-        self.prefix = recipient + sender + pad32(face_value) + self.win_prob32
-        """The ticket hash's bytes before the nonce: recipient, sender, faceValue, winProb."""
-        self.suffix = rand_hash + aux_data(creation_round, block_hash)
-        """The ticket hash's bytes after the nonce: recipientRandHash ‖ auxData."""
-        self.ev_num = face_value * win_prob
-        """A ticket's EV is ev_num / (2^256 - 1) wei, exactly."""
-        self.ev = expected_value(face_value, win_prob)
-        self._credits: dict[int, Fraction] = {1: self.ev}
-        self._accepted: dict[int, PaymentOutcome] = {}
-        self.accepted_one = PaymentOutcome(1, 1, self.ev, 0, None, False)
-        """The outcome of a payment of one ticket, credited and not winning (the common one)."""
-
-    def credit(self, tickets: int) -> Fraction:
-        """The EV of `tickets` tickets."""
-        credit = self._credits.get(tickets)
-        if credit is None:
-            credit = self.ev * tickets
-            if len(self._credits) < 64:
-                self._credits[tickets] = credit
-        return credit
-
-    def accepted(self, tickets: int) -> PaymentOutcome:
-        """The outcome of a payment whose `tickets` tickets were all credited and none won."""
-        outcome = self._accepted.get(tickets)
-        if outcome is None:
-            outcome = PaymentOutcome(tickets, tickets, self.credit(tickets), 0, None, False)
-            if len(self._accepted) < 64:
-                self._accepted[tickets] = outcome
-        return outcome
-
-    def winner(self, ticket: SenderParamsLike) -> SignedTicket:
-        fields = Ticket(
-            self.recipient, self.sender, self.face_value, self.win_prob, ticket.sender_nonce,
-            self.rand_hash, self.creation_round, self.block_hash, self.expiration_block,
-        )  # fmt: skip
-        return SignedTicket(fields, ticket.sig, int.from_bytes(self.rand32, "big"))
 
 
 class PaymentReceiver:
@@ -187,7 +83,7 @@ class PaymentReceiver:
         self._ev = Fraction(self.config.ev_wei)
         self._lock = threading.Lock()  # nonce sets, credits and their queued writes, in order
         self._pruned_block = -1
-        self._shared: dict[Hashable, _SharedParams] = {}  # validated params, by their fields
+        self._shared: dict[Hashable, SharedParams] = {}  # validated params, by their fields
 
     @classmethod
     def open(
@@ -269,7 +165,7 @@ class PaymentReceiver:
         key: Hashable | None = None
         shared = None
         if price is not None:
-            # Everything the checks that _SharedParams stands for depend on, as received.
+            # Everything the checks that SharedParams stands for depend on, as received.
             key = (
                 params.seed, params.recipient_rand_hash, payment.sender, params.recipient,
                 params.face_value, params.win_prob, params.expiration_block,
@@ -337,7 +233,7 @@ class PaymentReceiver:
         if failure is not None or rand32 is None:
             log.debug("payment refused: %s", failure)
             return PaymentOutcome(count, error=failure, fatal=True)
-        shared = _SharedParams(
+        shared = SharedParams(
             sender=sender,
             recipient=recipient,
             face_value=params.face_value,
@@ -358,7 +254,7 @@ class PaymentReceiver:
         return self._receive(shared, tickets, balance_key)
 
     def _receive(
-        self, shared: _SharedParams, tickets: Sequence[SenderParamsLike], balance_key: str
+        self, shared: SharedParams, tickets: Sequence[SenderParamsLike], balance_key: str
     ) -> PaymentOutcome:
         count = len(tickets)
         codes = self._validator.check_tickets(
@@ -383,7 +279,7 @@ class PaymentReceiver:
             ):
                 credited = count  # the common case, without going through the rules one by one
             else:
-                credited, error, winners = self._judge(
+                credited, error, winners = judge(
                     shared, tickets, codes, iter(seen_codes), last_block
                 )
                 if winners:
@@ -395,7 +291,7 @@ class PaymentReceiver:
         return self._outcome(shared, count, credited, error, winners)
 
     def _receive_one(
-        self, shared: _SharedParams, ticket: SenderParamsLike, balance_key: str
+        self, shared: SharedParams, ticket: SenderParamsLike, balance_key: str
     ) -> PaymentOutcome:
         """`_receive` of a payment of one ticket: the same steps in the same order, straight
         through for the common case (good signature, fresh nonce, live params, no win)."""
@@ -417,7 +313,7 @@ class PaymentReceiver:
                     )
                     return shared.accepted_one  # shared, immutable
                 seen_codes = (seen,)
-            credited, error, winners = self._judge(
+            credited, error, winners = judge(
                 shared, (ticket,), [code], iter(seen_codes), last_block
             )
             if winners:
@@ -430,7 +326,7 @@ class PaymentReceiver:
 
     def _outcome(
         self,
-        shared: _SharedParams,
+        shared: SharedParams,
         count: int,
         credited: int,
         error: str | None,
@@ -450,41 +346,6 @@ class PaymentReceiver:
             log.debug("payment partly refused: %s (credited %d of %d)", error, credited, count)
             return PaymentOutcome(count, credited, shared.credit(credited), 0, error, fatal=False)
         return shared.accepted(count)  # every ticket credited, none won: shared, immutable
-
-    @staticmethod
-    def _judge(
-        shared: _SharedParams,
-        tickets: Sequence[SenderParamsLike],
-        codes: list[int],
-        seen_codes: Iterator[int],
-        last_block: int,
-    ) -> tuple[int, str | None, list[SignedTicket]]:
-        """go's rules ticket by ticket: (tickets credited, last error, winning tickets).
-
-        seen_codes: NonceSets.record's codes for the tickets with a good signature."""
-        sender, expiration_block = shared.sender, shared.expiration_block
-        error: str | None = None
-        credited = 0
-        winners: list[SignedTicket] = []
-        for ticket, code in zip(tickets, codes, strict=True):
-            if code < validator.VALID:
-                if code == validator.NONCE_OUT_OF_RANGE:
-                    error = errors.nonce_out_of_range(sender, ticket.sender_nonce)
-                else:
-                    error = errors.INVALID_SIGNATURE
-                continue
-            seen = next(seen_codes)
-            if seen == nonces.SEEN:
-                error = errors.nonce_seen(sender, ticket.sender_nonce)
-            elif seen == nonces.TOO_MANY:
-                error = errors.nonce_too_many(sender, ticket.sender_nonce)
-            elif expiration_block <= last_block:
-                error = errors.PARAMS_EXPIRED
-            if error is None:
-                credited += 1
-            if code == validator.WINNING:  # queued even when the nonce or expiry failed
-                winners.append(shared.winner(ticket))
-        return credited, error, winners
 
     def _recipient_rand(
         self,
