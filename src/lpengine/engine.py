@@ -133,6 +133,7 @@ class Engine(SegmentWork):
         self.ai = AIService(
             ModelManager(config.models_dir, config.ai_models, self.capabilities),
             self.check_segment_credentials, self._take_payment, self.check_balance, self._debit,
+            results=self.ai_results, results_url=config.service_uri,
         )  # fmt: skip
         self.ai.manager.start()
         self._register_metrics()

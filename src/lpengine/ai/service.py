@@ -20,7 +20,9 @@ from typing import Any
 from lpengine.ai.errors import classify
 from lpengine.ai.manager import ModelManager, ModelSlot
 from lpengine.ai.pipelines import Prepared
+from lpengine.ai.results import RESULTS_TTL_S, new_request_id, store_results
 from lpengine.auth_token import AuthToken
+from lpengine.media.store import RenditionStore
 from lpengine.payment import Payment, SegmentCredentials
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,12 @@ class AIService:
         take_payment: Callable[[Payment, str], None],
         check_balance: Callable[[Payment, str], None],
         debit: Callable[[Payment, str, int], None],
+        results: RenditionStore | None = None,
+        results_url: str = "",
     ) -> None:
         self.manager = manager
+        self.results = results if results is not None else RenditionStore(ttl_s=RESULTS_TTL_S)
+        self.results_url = results_url  # the node's service URI: stored results' URLs
         self._check_credentials = check_credentials
         self._take_payment = take_payment
         self._check_balance = check_balance
@@ -88,8 +94,9 @@ class AIService:
             raise
         return AIJob(pipeline, slot.config.model_id, payment, key, prepared, slot)
 
-    def run(self, job: AIJob) -> dict[str, Any]:
-        """The route's JSON body; raises JobFailed. Blocking (loads, waits for batches)."""
+    def run(self, job: AIJob, store: bool = False) -> dict[str, Any]:
+        """The route's JSON body, its media stored for download and answered as URLs when
+        `store` (lpengine.ai.results); raises JobFailed. Blocking (loads, waits for batches)."""
         if job.done:
             raise RuntimeError("an AI job runs once")
         job.done = True
@@ -109,7 +116,14 @@ class AIService:
         self._debit(job.payment, job.balance_key, job.prepared.units)
         log.debug("%s/%s done in %.3f s (%d units)", job.pipeline, job.model_id,
                   time.perf_counter() - start, job.prepared.units)  # fmt: skip
-        return body
+        if not store:
+            return body
+        try:
+            return store_results(body, job.pipeline, self.results, self.results_url,
+                                 new_request_id())  # fmt: skip
+        except ValueError as err:  # paid for and done, but it cannot be handed over
+            log.error("%s/%s: results not stored: %s", job.pipeline, job.model_id, err)
+            raise JobFailed(500, "Failed to store the results.") from None
 
     def close(self) -> None:
         """Unloads the models; jobs still queued for a thread are dropped."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -30,14 +29,12 @@ from lpengine.ai.api import ROUTES, RouteSpec, ValidationError, parse
 from lpengine.ai.errors import AIError
 from lpengine.ai.manager import NoCapacity
 from lpengine.ai.pipelines.llm import response as llm_response
-from lpengine.ai.results import new_request_id, store_results, stores_results
+from lpengine.ai.results import stores_results
 from lpengine.ai.service import AIJob, JobFailed
 from lpengine.engine import Engine
 from lpengine.payment import Payment, SegmentCredentials
 from lpengine.serve import paid
 from lpengine.serve.body import read_at_most
-
-log = logging.getLogger(__name__)
 
 MAX_FORM_FIELD_BYTES = 4 << 20  # text fields (mask_input-sized JSON strings fit)
 MAX_JSON_BODY_BYTES = 16 << 20  # JSON routes (llm histories, prompts); ai-runner sets none
@@ -100,19 +97,11 @@ def _accept_and_run(
     if not run:
         return job, None
     try:
-        body = engine.ai.run(job)
+        return job, engine.ai.run(job, store)
     except JobFailed as err:
         return job, err
     finally:
         engine.ai.cancel(job)  # NOTE: a no-op once the job ran
-    if not store:
-        return job, body
-    base_url = engine.config.service_uri
-    try:
-        return job, store_results(body, pipeline, engine.ai_results, base_url, new_request_id())
-    except ValueError as err:  # paid for and done, but it cannot be handed over
-        log.error("%s/%s: results not stored: %s", pipeline, job.model_id, err)
-        return job, JobFailed(500, "Failed to store the results.")
 
 
 def _stream(engine: Engine, job: AIJob) -> Response:
