@@ -6,25 +6,32 @@ python -m bench.pipelines.bench_live [--smoke] [--iterations N] [--path-only]
 Two records, one run:
 - `path`: the per-frame cost of decode -> convert -> pipeline -> convert back -> encode over a
   synthetic 512x512 30 fps H.264 clip (a textured scroll with moving blocks), CPU time and wall
-  time per frame, timed round-robin. lpengine, as a stream's worker does it: PyAV decode to
-  yuv420p, one native cover-resize + conversion to float RGB, `noop`, one native call back to
-  yuv420p (rounding to 8-bit RGB fused in) into a buffer reused across frames, x264 through
-  `LiveEncoder` reading that buffer in place, one x264 thread (one slice) at 512x512 as
-  live/encode.py picks for frames up to 640x480. The reference runner's approach, as
-  livepeer/ai-runner's live
-  `trickle/decoder.py` and `trickle/encoder.py` do it: PyAV decode, `frame.to_image()` (a PIL
+  time per frame, timed round-robin. Each approach runs in the two threads it has in service,
+  frames handed over a bounded queue: a decoder thread and an output thread.
+  lpengine, as a stream's session does it: the decoder thread decodes with PyAV to yuv420p
+  arrays (live/decode.py); the worker converts with one native cover-resize + conversion to
+  float RGB into arrays reused once the pipeline lets go of them (`InputConverter`), runs
+  `noop`, converts back to yuv420p in one native call (rounding to 8-bit RGB fused in) into a
+  buffer reused across frames, and encodes with x264 through `LiveEncoder` reading that buffer
+  in place, one x264 thread (one slice) at 512x512 as live/encode.py picks for frames up to
+  640x480. The reference runner's approach, as livepeer/ai-runner's live `trickle/decoder.py`
+  and `trickle/encoder.py` do it: its decoder thread decodes, makes `frame.to_image()` (a PIL
   RGB image; no crop or resize at 512x512), `np.array(image).astype(np.float32) / 255.0`,
-  `torch.tensor(...)` (a copy) unsqueezed, `noop`, `(tensor * 255).byte().cpu().numpy()` (no
-  clamp), `Image.fromarray`, `VideoFrame.from_image`, libx264 with ai-runner's options
-  (`superfast`, `zerolatency`, `forced-idr`, no B-frames: lpengine's too) and x264's default
-  threads (sliced threads, a slice per core, as ai-runner leaves them), after PyAV's
-  conversion to yuv420p (timed with the conversion out). Both outputs' quality is reported
-  (PSNR of all three planes against the input clip's decoded frames, and MPEG-TS bytes per
-  frame), so that a cheaper encode shows whether it costs quality. Torch gets one thread, as a
-  stream's frame loop has; with its default pool on a shared 2-core machine its element-wise ops
-  took tens of ms a frame, which would flatter lpengine. CPU time is taken per stage (decode,
-  convert in, pipeline, convert out, encode): the whole path and the conversions, where the
-  two approaches differ, are compared. Target: the whole path >= 2x cheaper in CPU time.
+  `torch.tensor(...)` (a copy) unsqueezed; its encoder thread runs `noop` (inline: see the hop
+  below), `(tensor * 255).byte().cpu().numpy()` (no clamp), `Image.fromarray`,
+  `VideoFrame.from_image`, and libx264 with ai-runner's options (`superfast`, `zerolatency`,
+  `forced-idr`, no B-frames: lpengine's too) and x264's default threads (sliced threads, a
+  slice per core, as ai-runner leaves them), after PyAV's conversion to yuv420p (timed with
+  the conversion out). Both outputs' quality is reported (PSNR of all three planes against the
+  input clip's decoded frames, and MPEG-TS bytes per frame), so that a cheaper encode shows
+  whether it costs quality. Torch gets one thread, as a stream's frame loop has; with its
+  default pool on a shared 2-core machine its element-wise ops took tens of ms a frame, which
+  would flatter lpengine. CPU time: the whole process's per frame (compared), and each
+  thread's own by stage (decode, convert in, pipeline, convert out, encode; helper threads
+  apart). Target: the whole path >= 2x cheaper in CPU time.
+  Timed apart, not in the target: ai-runner runs the pipeline in a spawned process, each frame
+  going there and back through torch multiprocessing queues (`reference_process_hop_cpu_ms`,
+  both processes' CPU); lpengine runs it in-process.
 - `sdk`: a `python -m lpengine.serve` subprocess and the real SDK (its own venv, `.venv-sdk`, or
   $LPENGINE_SDK_PYTHON) publishing 512x512 frames at 30 fps with `start_media`/`write_frame`
   and reading `media_output().frames()`. Each frame carries its number in black/white bars;
@@ -41,9 +48,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,7 +68,7 @@ from bench.pipelines.bench_transcode import make_segment
 from bench.serve.server import BenchServer
 from lpengine.live.decode import yuv420p
 from lpengine.live.encode import TIME_BASE, X264_OPTIONS, LiveEncoder
-from lpengine.live.frames import OutputConverter, to_model_input
+from lpengine.live.frames import InputConverter, OutputConverter
 from lpengine.live.pipelines import NoopPipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,32 +121,83 @@ def quality(clip: bytes, output: bytes) -> dict[str, float]:
 
 STAGES = ("decode", "convert_in", "pipeline", "convert_out", "encode")
 CONVERT = ("convert_in", "pipeline", "convert_out")  # where the two approaches differ
+QUEUE_FRAMES = 8  # between the decoder thread and the output thread; the bench drops none
 
 
 class Stages:
-    """CPU seconds per stage (all threads of the process: x264's slice threads included)."""
+    """CPU seconds per stage of one thread (time.thread_time: this thread's own CPU)."""
 
     def __init__(self) -> None:
         self.cpu_s = dict.fromkeys(STAGES, 0.0)
-        self._t = time.process_time()
+        self._t = time.thread_time()
 
     def lap(self, stage: str) -> None:
-        now = time.process_time()
+        now = time.thread_time()
         self.cpu_s[stage] += now - self._t
         self._t = now
 
 
-def lpengine_path(clip: bytes, sink: NullSink) -> Stages:
-    """The session's frame loop over `clip`."""
-    pipeline, convert = NoopPipeline({}), OutputConverter()
-    encoder: LiveEncoder | None = None
-    t = Stages()
-    with av.open(io.BytesIO(clip), format="mpegts") as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "SLICE"  # as live/decode.py
-        for frame in container.decode(stream):
-            t.lap("decode")
-            tensor = to_model_input(yuv420p(frame), pipeline.width, pipeline.height)
+class Run:
+    """One pass over the clip: CPU of the whole process, of each of the two threads by stage,
+    and wall time."""
+
+    def __init__(self, cpu_s: float, wall_s: float, threads: list[Stages]) -> None:
+        self.cpu_s, self.wall_s = cpu_s, wall_s
+        self.stage_s = {k: sum(t.cpu_s[k] for t in threads) for k in STAGES}
+        # NOTE: CPU of neither thread: helper threads (x264's slice threads for the reference,
+        # libavcodec's decoding threads for both, lpengine's native pool for its conversions).
+        self.stage_s["other_threads"] = cpu_s - sum(self.stage_s.values())
+
+
+Item = tuple[Any, float] | None
+
+
+def two_threads(
+    decode: Callable[[Callable[[Item], None], Stages], None],
+    output: Callable[[Callable[[], Item], Stages], None],
+) -> Run:
+    """decode(put, stages) in a decoder thread, output(get, stages) in this thread, frames
+    handed over a bounded queue, as both a stream's session and ai-runner split the work."""
+    frames: queue.Queue[Item] = queue.Queue(QUEUE_FRAMES)
+    stages = [Stages(), Stages()]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+
+    def decoder() -> None:
+        stages[0] = Stages()
+        try:
+            decode(frames.put, stages[0])
+        finally:
+            frames.put(None)
+
+    thread = threading.Thread(target=decoder, name="bench-decoder")
+    thread.start()
+    stages[1] = Stages()
+    output(frames.get, stages[1])
+    thread.join()
+    return Run(time.process_time() - cpu0, time.perf_counter() - wall0, stages)
+
+
+def lpengine_path(clip: bytes, sink: NullSink) -> Run:
+    """A stream's session: the decoder thread decodes to yuv420p arrays (live/decode.py), the
+    worker converts, runs the pipeline, converts back and encodes (session._work)."""
+
+    def decode(put: Callable[[Item], None], t: Stages) -> None:
+        with av.open(io.BytesIO(clip), format="mpegts") as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "SLICE"  # as live/decode.py
+            for frame in container.decode(stream):
+                item = (yuv420p(frame), float(frame.time))
+                t.lap("decode")
+                put(item)
+
+    def output(get: Callable[[], Item], t: Stages) -> None:
+        pipeline = NoopPipeline({})
+        convert_in, convert = InputConverter(), OutputConverter()
+        encoder: LiveEncoder | None = None
+        while (item := get()) is not None:
+            t.lap("decode")  # NOTE: waiting costs no CPU; the queue's own work is counted here
+            frame, time_s = item
+            tensor = convert_in(frame, pipeline.width, pipeline.height)
             t.lap("convert_in")
             result = pipeline.process(tensor)
             t.lap("pipeline")
@@ -145,47 +205,101 @@ def lpengine_path(clip: bytes, sink: NullSink) -> Stages:
             t.lap("convert_out")
             if encoder is None:
                 encoder = LiveEncoder(sink, out.shape[1], out.shape[0] * 2 // 3)
-            encoder.encode(out, float(frame.time))
+            encoder.encode(out, time_s)
             t.lap("encode")
-    assert encoder is not None
-    encoder.close()
-    t.lap("encode")
+        assert encoder is not None
+        encoder.close()
+        t.lap("encode")
+
+    run = two_threads(decode, output)
     check(sink.bytes > 0, "lpengine encoded nothing")
-    return t
+    return run
 
 
-def reference_path(clip: bytes, sink: NullSink) -> Stages:
-    """ai-runner's way: PIL image -> float numpy -> tensor -> noop -> bytes -> PIL -> VideoFrame."""
-    pipeline = NoopPipeline({})
-    out = av.open(sink, "w", format="mpegts", container_options={"flush_packets": "1"})
-    stream = out.add_stream("libx264", rate=FPS)
-    ctx = stream.codec_context
-    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = SIZE, SIZE, "yuv420p", TIME_BASE
-    ctx.max_b_frames, ctx.options = 0, dict(X264_OPTIONS)
-    t = Stages()
-    with av.open(io.BytesIO(clip), format="mpegts") as container:
-        for frame in container.decode(video=0):
+def reference_path(clip: bytes, sink: NullSink) -> Run:
+    """ai-runner's way: its decoder thread makes a PIL image, then a float numpy array, then a
+    tensor (trickle/decoder.py); its encoder thread turns the pipeline's tensor into bytes, a
+    PIL image and a VideoFrame, and encodes (trickle/encoder.py). Its pipeline runs in another
+    process; here `noop` runs inline in the encoder thread (the process hop is timed apart)."""
+
+    def decode(put: Callable[[Item], None], t: Stages) -> None:
+        with av.open(io.BytesIO(clip), format="mpegts") as container:
+            for frame in container.decode(video=0):
+                t.lap("decode")
+                image = frame.to_image()  # NOTE: ai-runner's decode_av, step by step
+                tensor = torch.tensor(np.array(image).astype(np.float32) / 255.0).unsqueeze(0)
+                item = (tensor, float(frame.time))
+                t.lap("convert_in")
+                put(item)
+
+    def output(get: Callable[[], Item], t: Stages) -> None:
+        pipeline = NoopPipeline({})
+        out = av.open(sink, "w", format="mpegts", container_options={"flush_packets": "1"})
+        stream = out.add_stream("libx264", rate=FPS)
+        ctx = stream.codec_context
+        ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = SIZE, SIZE, "yuv420p", TIME_BASE
+        ctx.max_b_frames, ctx.options = 0, dict(X264_OPTIONS)
+        t.lap("encode")
+        while (item := get()) is not None:
             t.lap("decode")
-            image = frame.to_image()  # NOTE: ai-runner's decode_av, step by step
-            tensor = torch.tensor(np.array(image).astype(np.float32) / 255.0).unsqueeze(0)
-            t.lap("convert_in")
-            result = pipeline.process(tensor)  # type: ignore[arg-type]  # noop: any array
+            tensor, time_s = item
+            result = pipeline.process(tensor)
             t.lap("pipeline")
             back = (result.squeeze(0) * 255).byte().cpu().numpy()  # encode_av's conversion
             # NOTE: the encoder would convert RGB to yuv420p itself; done here, it is timed
             # as the conversion it is.
             vf = av.VideoFrame.from_image(Image.fromarray(back)).reformat(format="yuv420p")
-            vf.pts, vf.time_base = round(float(frame.time) / TIME_BASE), TIME_BASE
+            vf.pts, vf.time_base = round(time_s / TIME_BASE), TIME_BASE
             t.lap("convert_out")
             for packet in stream.encode(vf):
                 out.mux(packet)
             t.lap("encode")
-    for packet in stream.encode(None):
-        out.mux(packet)
-    out.close()
-    t.lap("encode")
+        for packet in stream.encode(None):
+            out.mux(packet)
+        out.close()
+        t.lap("encode")
+
+    run = two_threads(decode, output)
     check(sink.bytes > 0, "the reference encoded nothing")
-    return t
+    return run
+
+
+def _echo(inbox: Any, outbox: Any) -> None:
+    """The pipeline process's loop, with `noop`: a frame in, the same frame out."""
+    while (item := inbox.get()) is not None:
+        outbox.put(item)
+
+
+def process_hop_ms(frames: int) -> float:
+    """CPU ms per frame of ai-runner's hop to its pipeline process and back: torch
+    multiprocessing queues (spawn context, one slot each way, as streamer/process.py), a
+    (1, 512, 512, 3) float tensor each way; both processes' CPU counted."""
+    import torch.multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    inbox, outbox = ctx.Queue(maxsize=1), ctx.Queue(maxsize=1)
+    child = ctx.Process(target=_echo, args=(inbox, outbox), daemon=True)
+    child.start()
+    try:
+        tensors = [torch.rand(1, SIZE, SIZE, 3) for _ in range(4)]
+        for tensor in tensors:  # warm up
+            inbox.put(tensor)
+            outbox.get()
+        cpu0 = _process_cpu_s(os.getpid()) + _process_cpu_s(child.pid)
+        for i in range(frames):
+            inbox.put(tensors[i % len(tensors)].clone())
+            outbox.get()
+        cpu = _process_cpu_s(os.getpid()) + _process_cpu_s(child.pid) - cpu0
+    finally:
+        inbox.put(None)
+        child.join(10)
+    return cpu * 1e3 / frames
+
+
+def _process_cpu_s(pid: int | None) -> float:
+    """user + system CPU seconds of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_path(iterations: int, seconds: float) -> dict[str, Any]:
@@ -193,41 +307,47 @@ def bench_path(iterations: int, seconds: float) -> dict[str, Any]:
     with av.open(io.BytesIO(clip), format="mpegts") as c:
         frames = sum(1 for _ in c.decode(video=0))
     torch.set_num_threads(1)
-    paths: dict[str, Callable[[bytes, NullSink], Stages]] = {
+    paths: dict[str, Callable[[bytes, NullSink], Run]] = {
         "lpengine": lpengine_path,
         "reference": reference_path,
     }
     kept = {name: KeepSink() for name in paths}
     for name, fn in paths.items():  # warm up (codecs, the native pool, torch kernels), keep
         fn(clip, kept[name])
-    stages: dict[str, list[Stages]] = {name: [] for name in paths}
-    wall: dict[str, list[float]] = {name: [] for name in paths}
+    runs: dict[str, list[Run]] = {name: [] for name in paths}
     for _ in range(iterations):
         for name, fn in paths.items():
-            w0 = time.perf_counter()
-            stages[name].append(fn(clip, NullSink()))
-            wall[name].append((time.perf_counter() - w0) * 1e3 / frames)
+            runs[name].append(fn(clip, NullSink()))
 
-    def ms(name: str, keys: tuple[str, ...]) -> float:
-        """Median over iterations of the CPU ms per frame in `keys`' stages."""
-        return statistics.median(sum(s.cpu_s[k] for k in keys) * 1e3 / frames for s in stages[name])
+    def ms(name: str, keys: tuple[str, ...] | None = None) -> float:
+        """Median over iterations of the CPU ms per frame (of the stages in `keys`)."""
+        return statistics.median(
+            (r.cpu_s if keys is None else sum(r.stage_s[k] for k in keys)) * 1e3 / frames
+            for r in runs[name]
+        )
 
-    lp, ref = ms("lpengine", STAGES), ms("reference", STAGES)
+    def wall(name: str) -> float:
+        return statistics.median(r.wall_s * 1e3 / frames for r in runs[name])
+
+    lp, ref = ms("lpengine"), ms("reference")
     lp_conv, ref_conv = ms("lpengine", CONVERT), ms("reference", CONVERT)
-    lp_wall, ref_wall = statistics.median(wall["lpengine"]), statistics.median(wall["reference"])
+    hop = process_hop_ms(frames * 2)
+    stage_keys = (*STAGES, "other_threads")
     return {
         "case": f"path_noop_{SIZE}x{SIZE}",
         "frames": frames,
         "iterations": iterations,
         "lpengine_cpu_ms_per_frame": round(lp, 3),
         "reference_cpu_ms_per_frame": round(ref, 3),
-        "lpengine_wall_ms_per_frame": round(lp_wall, 3),
-        "reference_wall_ms_per_frame": round(ref_wall, 3),
-        "lpengine_stage_cpu_ms": {k: round(ms("lpengine", (k,)), 3) for k in STAGES},
-        "reference_stage_cpu_ms": {k: round(ms("reference", (k,)), 3) for k in STAGES},
+        "lpengine_wall_ms_per_frame": round(wall("lpengine"), 3),
+        "reference_wall_ms_per_frame": round(wall("reference"), 3),
+        "lpengine_stage_cpu_ms": {k: round(ms("lpengine", (k,)), 3) for k in stage_keys},
+        "reference_stage_cpu_ms": {k: round(ms("reference", (k,)), 3) for k in stage_keys},
         "speedup_vs_reference_cpu": round(ref / lp, 2),
-        "speedup_vs_reference_wall": round(ref_wall / lp_wall, 2),
+        "speedup_vs_reference_wall": round(wall("reference") / wall("lpengine"), 2),
         "speedup_vs_reference_convert_cpu": round(ref_conv / lp_conv, 2),
+        "reference_process_hop_cpu_ms": round(hop, 3),
+        "speedup_vs_reference_with_hop_cpu": round((ref + hop) / lp, 2),
         "lpengine_quality": quality(clip, bytes(kept["lpengine"].data)),
         "reference_quality": quality(clip, bytes(kept["reference"].data)),
         "target_speedup": TARGET_SPEEDUP,

@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from lpengine.live.channels import OutputSink, StreamChannels
 from lpengine.live.decode import ByteFeed, DecodeFailed, run_decoder
 from lpengine.live.encode import LiveEncoder
-from lpengine.live.frames import OutputConverter, to_model_input
+from lpengine.live.frames import InputConverter, OutputConverter
 from lpengine.live.overlay import LoadingOverlay
 from lpengine.live.payments import LivePayments
 from lpengine.live.pipelines import LivePipeline, base_size
@@ -379,7 +379,7 @@ class LiveSession:
     def _work(self) -> None:
         encoder: LiveEncoder | None = None
         overlay: LoadingOverlay | None = None
-        convert = OutputConverter()
+        convert_in, convert = InputConverter(), OutputConverter()
         failures = 0
         try:
             while not self._stop.is_set():
@@ -392,7 +392,7 @@ class LiveSession:
                 frame, time_s = item
                 p, overlay_mode = self._apply_params()
                 try:
-                    frames = to_model_input(frame, p.width, p.height)
+                    frames = convert_in(frame, p.width, p.height)
                     if overlay_mode is None:
                         frames = p.process(frames)
                     elif overlay_mode:
