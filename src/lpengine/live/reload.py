@@ -20,15 +20,22 @@ too). The stream keeps running while it reloads:
 
 Control messages that arrive during a reload are held, the latest winning, until it ends. A
 stream keeps the price it started with whichever model it switches to.
+
+A stream's first load (`load_first`, in its worker before the first frame) makes its pipeline
+ready with the start params; when that fails, it is reported and retried with default params
+(the output size kept), as ai-runner's pipeline process does; failing that too, the stream stops.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from lpengine.live.pipelines import Factory, LivePipeline
+
+log = logging.getLogger(__name__)
 
 ModelWait = Callable[[threading.Event], Factory]  # (the stream's stop) -> the ready model's
 
@@ -60,3 +67,37 @@ def prepare(
         )
     new.update(dict(new.params))  # NOTE: what its first frame would do (prompt embeddings, ...)
     return new
+
+
+class LoadFailed(Exception):
+    """No pipeline of the stream's model could be loaded; the message says why."""
+
+
+def load_first(
+    model_id: str,
+    pipeline: LivePipeline,
+    factory: Factory | None,
+    report: Callable[[str], None],
+) -> LivePipeline:
+    """The pipeline that serves a stream from its first frame (blocking): `pipeline` made
+    ready with its start params (what its first frame would do: prompt embeddings, ...), or,
+    when that fails, one made by `factory` with default params and the same output size, the
+    failure given to `report` first. LoadFailed when that cannot be done either."""
+    try:
+        pipeline.update(dict(pipeline.params))
+        return pipeline
+    except Exception as err:
+        log.warning("live pipeline %s failed to load", model_id, exc_info=True)
+        if factory is None:
+            raise LoadFailed(f"failed to load: {err}") from err
+        report(
+            f"live pipeline {model_id} failed to load with the stream's params, "
+            f"retrying with default params: {err}"
+        )
+    try:
+        fallback = factory({"width": pipeline.width, "height": pipeline.height})
+        fallback.update(dict(fallback.params))
+        return fallback
+    except Exception as err:
+        log.warning("live pipeline %s failed with default params", model_id, exc_info=True)
+        raise LoadFailed(f"failed to load with default params: {err}") from err

@@ -40,8 +40,8 @@ from lpengine.live.encode import LiveEncoder
 from lpengine.live.frames import InputConverter, OutputConverter
 from lpengine.live.overlay import LoadingOverlay
 from lpengine.live.payments import LivePayments
-from lpengine.live.pipelines import LivePipeline, base_size
-from lpengine.live.reload import ModelSwitch, prepare
+from lpengine.live.pipelines import Factory, LivePipeline, base_size
+from lpengine.live.reload import LoadFailed, ModelSwitch, load_first, prepare
 from lpengine.live.status import NO_INPUT_STOP_S, LiveStatus, event
 from lpengine.live.timeline import Timeline
 from lpengine.live.trickle import TrickleServer
@@ -66,9 +66,13 @@ class LiveSession:
         on_end: Callable[[LiveSession], None] = lambda s: None,
         model_id: str | None = None,
         switch: ModelSwitch | None = None,
+        factory: Factory | None = None,
     ) -> None:
+        """`factory`: the stream's model, for a retry with default params when the first load
+        with the start params fails (none: no retry)."""
         self.manifest_id = manifest_id
         self.pipeline = pipeline
+        self._factory = factory
         self.model_id = pipeline.name if model_id is None else model_id
         self._switch = switch
         self.channels = channels
@@ -119,6 +123,8 @@ class LiveSession:
             self._threads.append(thread)
         for coro in (self._read_input(), self._read_control(), self._tick()):
             self._tasks.append(self._loop.create_task(coro))
+        self.status.on_reloading()  # NOTE: LOADING until the worker has loaded the pipeline
+        self.status.evaluate()
         self._emit(self.status.status_event())
 
     def request_stop(self, reason: str) -> None:
@@ -382,6 +388,8 @@ class LiveSession:
         convert_in, convert = InputConverter(), OutputConverter()
         failures = 0
         try:
+            if not self._load():
+                return
             while not self._stop.is_set():
                 try:
                     item = self._frames.get(timeout=0.25)
@@ -428,6 +436,41 @@ class LiveSession:
                 except Exception:
                     log.exception("live stream %s: encoder close failed", self.manifest_id)
             self._sink.finish()
+
+    def _load(self) -> bool:
+        """The stream's first load (worker thread, before its first frame; `load_first`), the
+        state LOADING meanwhile; False if the stream stops (no model loaded)."""
+        first, fallback = self.pipeline, None
+        try:
+            ready = load_first(self.model_id, first, self._factory, self.error)
+            if ready is not first:
+                with self._params_lock:
+                    if self.pipeline is first:  # NOTE: unless a model switch replaced it
+                        # NOTE: updates that came meanwhile were checked against failed params
+                        self.pipeline, self._pending_params, fallback = ready, None, ready
+            return True
+        except LoadFailed as err:
+            self._fail_soon(f"live pipeline {self.model_id} {err}")
+            return False
+        finally:
+            if not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._loaded, fallback)
+
+    def _loaded(self, fallback: LivePipeline | None) -> None:
+        """The first load ended (event loop); `fallback`: the default-params pipeline now
+        serving the stream."""
+        self.status.on_reloaded()
+        if fallback is not None:
+            self._wanted = dict(fallback.params)
+            self.status.on_params(dict(fallback.params))
+        self.status.evaluate()
+        if self.stop_reason is None:
+            self._emit(self.status.status_event())
+
+    def _fail_soon(self, message: str) -> None:
+        """`_fail` from a thread."""
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._fail, message)
 
     def _apply_params(self) -> tuple[LivePipeline, bool | None]:
         """The pipeline for the next frame, with the latest pending params applied (worker

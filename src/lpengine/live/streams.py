@@ -222,8 +222,9 @@ class LiveStreams:
         """Channels, pipeline and session for a reserved slot; ValueError for bad params (the
         slot is released then). Runs on the server's event loop and returns at once."""
         mid = reservation.manifest_id
+        factory = self.pipelines[reservation.model_id]
         try:
-            pipeline = self.pipelines[reservation.model_id](params)
+            pipeline = factory(params)
         except ValueError:
             self.release(reservation)
             raise
@@ -240,6 +241,7 @@ class LiveStreams:
             on_end=lambda s: self._ended(reservation, s),
             model_id=reservation.model_id,
             switch=self,
+            factory=factory,
         )
         self.sessions[mid] = session
         session.start()
