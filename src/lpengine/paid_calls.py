@@ -16,6 +16,7 @@ from lpengine.auth_token import AuthToken, AuthTokenError, AuthTokens
 from lpengine.billing import Billing
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.discovery import Discovery, OrchestratorInfo, QuoteError
+from lpengine.live.payments import switch_price_check
 from lpengine.metrics import Metrics
 from lpengine.payment import (
     MAX_SEGMENT_DURATION_MS,
@@ -28,6 +29,7 @@ from lpengine.payment import (
 from lpengine.pm.address import checksum, to_address
 from lpengine.pm.errors import INSUFFICIENT_BALANCE
 from lpengine.pm.store import StoreError
+from lpengine.pricing import gateway_key
 from lpengine.sessions import OrchestratorCapped, Sessions
 
 log = logging.getLogger("lpengine.engine")
@@ -134,6 +136,14 @@ class PaidCalls:
         if billing is None or price is None or price.price_per_unit <= 0:
             return None
         return lambda key, units: billing.debit(payment.sender, key, units, price)
+
+    def live_switch_check(self, payment: Payment, model_id: str) -> Callable[[str], None] | None:
+        """How a live stream of `model_id` started with `payment` checks a model it would
+        switch to (`live.payments.switch_price_check`); None when unpriced (nothing to keep)."""
+        price, billing = payment.expected_price, self.billing
+        if billing is None or price is None or price.price_per_unit <= 0:
+            return None
+        return switch_price_check(billing.prices, gateway_key(payment.sender), model_id)
 
     def _refreshed_info(
         self, payment: Payment, creds: SegmentCredentials, token: AuthToken

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from lpengine.live.payments import UNITS_PER_SECOND, LivePayments
+import pytest
+
+from lpengine.live.payments import UNITS_PER_SECOND, LivePayments, switch_price_check
+from lpengine.pricing import Price, PriceBook
 
 
 def test_debits_the_time_since_the_last_charge_and_carries_the_fraction():
@@ -31,3 +34,26 @@ def test_debits_the_time_since_the_last_charge_and_carries_the_fraction():
     assert debits[0] == 5 * UNITS_PER_SECOND
     assert abs(sum(debits[1:]) - round(UNITS_PER_SECOND * 2 / 3)) <= 1
     assert p.debited_units == sum(debits)
+
+
+def test_a_stream_may_switch_only_to_models_no_dearer_for_its_gateway():
+    gw = "0x" + "ab" * 20
+    prices = PriceBook(
+        Price(Fraction(3)),
+        per_gateway={gw: Price(Fraction(2))},
+        per_capability={
+            ("default", 35, "sd-turbo"): Price(Fraction(5)),
+            (gw, 35, "sd-turbo"): Price(Fraction(2)),  # this gateway's deal
+            ("default", 35, "sdxl"): Price(Fraction(9)),
+        },
+    )
+    check = switch_price_check(prices, gw, "noop")  # noop: the gateway's base price, 2
+    check("sd-turbo")  # 2: the same
+    check("another-noop")  # no price of its own: the base price
+    with pytest.raises(ValueError, match="sdxl costs 9 wei per unit, more than the 2 this"):
+        check("sdxl")
+    other = switch_price_check(prices, "default", "noop")  # another gateway: base price 3
+    with pytest.raises(ValueError, match="sd-turbo costs 5 wei per unit"):
+        other("sd-turbo")
+    prices.set_capability_price("default", 35, "sdxl", Price(Fraction(1)))  # the operator
+    check("sdxl")  # price changes count from then on

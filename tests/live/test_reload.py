@@ -10,6 +10,7 @@ import io
 import json
 import threading
 from collections.abc import Awaitable, Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ from lpengine.live import pipelines
 from lpengine.live.diffusion import StreamDiffusionPipeline
 from lpengine.live.models import LIVE, load_diffusion
 from lpengine.live.overlay import DIM, LoadingOverlay
+from lpengine.live.payments import switch_price_check
 from lpengine.live.session import LiveSession
 from lpengine.live.streams import LiveJob, LiveStreams
 from lpengine.live.trickle import Channel
+from lpengine.pricing import Price, PriceBook
 from lpengine.testing import link_model
 from lpengine.testing.tiny_models import TINY_SD, hf_snapshot_dir
 from tests.ai.models import models_dir
@@ -197,11 +200,18 @@ def test_switches_that_cannot_be_made_are_refused_and_change_nothing(root):
     async def body(node: Node) -> None:
         await load(node, root, [TINY_SD, OTHER], slots=1)()
         held = node.live.start(node.live.reserve(OTHER), {"width": SIZE, "height": SIZE})
-        job = node.live.start(node.live.reserve(TINY_SD), {"width": SIZE, "height": SIZE})
+        prices = PriceBook(
+            Price(Fraction(10)), per_capability={("default", 35, "noop"): Price(Fraction(20))}
+        )  # NOTE: both diffusion models at the base price, noop dearer
+        start = {"width": SIZE, "height": SIZE}
+        check = switch_price_check(prices, "default", TINY_SD)
+        job = node.live.start(node.live.reserve(TINY_SD), start, switch_check=check)
         session = node.live.sessions[job.manifest_id]
         old = session.pipeline
         events = Events(node.channel(job, "-events"))
+        dearer = "model_id: noop costs 20 wei per unit, more than the 10 this stream pays for"
         for message, why in [
+            ({"model_id": "noop"}, dearer),
             ({"model_id": "nobody/sd"}, "model_id: no live model 'nobody/sd' here (known: "),
             ({"model_id": OTHER}, f"insufficient capacity: all 1 {OTHER} slots are in use"),
             ({"model_id": "noop", "width": 512}, "cannot change output resolution"),

@@ -19,7 +19,9 @@ too). The stream keeps running while it reloads:
    an error event, the new slot is given back, and the previous model and params go on.
 
 Control messages that arrive during a reload are held, the latest winning, until it ends. A
-stream keeps the price it started with whichever model it switches to.
+stream keeps the price it started with (its balance pins it, the gateway's tickets carry it), so
+with payments on it may switch only to models that cost its gateway no more per unit than the
+one it started on (`live.payments.switch_price_check`, in step 1).
 
 A stream's first load (`load_first`, in its worker before the first frame) makes its pipeline
 ready with the start params; when that fails, it is reported and retried with default params

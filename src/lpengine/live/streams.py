@@ -93,6 +93,7 @@ class LiveStreams:
         self._reserved: dict[str, str] = {}  # manifest id -> model id
         self._switching: dict[str, str] = {}  # manifest id -> the model it is switching to
         self.sessions: dict[str, LiveSession] = {}
+        self._switch_checks: dict[str, Callable[[str], None]] = {}  # manifest id -> price rule
         with self._lock:
             self._advertise()
 
@@ -157,6 +158,8 @@ class LiveStreams:
                 raise ValueError(f"model_id: no live model {model_id!r} here (known: {known})")
             if manifest_id not in self._reserved or manifest_id in self._switching:
                 raise ValueError(f"model_id: stream {manifest_id} cannot switch now")
+            if (check := self._switch_checks.get(manifest_id)) is not None:
+                check(model_id)
             if self.in_use(model_id) >= slots:
                 raise ValueError(f"insufficient capacity: all {slots} {model_id} slots are in use")
             self._switching[manifest_id] = model_id
@@ -218,9 +221,12 @@ class LiveStreams:
         reservation: Reservation,
         params: Mapping[str, Any],
         debit: Debit | None = None,
+        switch_check: Callable[[str], None] | None = None,
     ) -> LiveJob:
         """Channels, pipeline and session for a reserved slot; ValueError for bad params (the
-        slot is released then). Runs on the server's event loop and returns at once."""
+        slot is released then). `switch_check(model_id)` raises ValueError for a model this
+        stream may not switch to (its price: `live.payments.switch_price_check`). Runs on the
+        server's event loop and returns at once."""
         mid = reservation.manifest_id
         factory = self.pipelines[reservation.model_id]
         try:
@@ -244,6 +250,8 @@ class LiveStreams:
             factory=factory,
         )
         self.sessions[mid] = session
+        if switch_check is not None:
+            self._switch_checks[mid] = switch_check
         session.start()
         log.info("live stream %s started: %s", mid, reservation.model_id)
         urls = [self.base_url + n for n in names]
@@ -251,6 +259,7 @@ class LiveStreams:
 
     def _ended(self, reservation: Reservation, session: LiveSession) -> None:
         self.sessions.pop(reservation.manifest_id, None)
+        self._switch_checks.pop(reservation.manifest_id, None)
         self.release(reservation)
         log.info("live stream %s ended: %s", reservation.manifest_id, session.stop_reason)
 

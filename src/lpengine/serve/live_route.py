@@ -56,7 +56,12 @@ def live_endpoint(engine: Engine) -> Callable[[Request], Awaitable[Response]]:
             try:
                 payment, creds = paid.read_headers(request.headers)
                 await paid.call(engine.accept_live, payment, creds, slot.manifest_id)
-                job = engine.live.start(slot, doc.get("params") or {}, engine.live_debit(payment))
+                job = engine.live.start(
+                    slot,
+                    doc.get("params") or {},
+                    engine.live_debit(payment),
+                    engine.live_switch_check(payment, slot.model_id),
+                )
             except ValueError as err:  # params the pipeline refuses (start released the slot)
                 raise paid.Refusal(400, str(err)) from None
             except BaseException:
