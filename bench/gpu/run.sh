@@ -46,6 +46,11 @@ fi
 # flag, and the video frames' yuv420p on the device vs the host.
 if $PY -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
   $PY -m bench.gpu.bench_ai --iterations 20 --compile | tee "$OUT/bench_ai.jsonl" || tests=1
+  # Live (#8): frames converted on the device, the diffusion pipeline on CUDA, a whole stream
+  # with NVENC where it opens (its tests skip what the image lacks, with the reason).
+  $PY -m pytest -p no:cacheprovider -rs -q tests/live/test_gpu.py tests/live/test_encode.py \
+    >"$OUT/live-gpu-tests.txt" 2>&1 || tests=1
+  tail -5 "$OUT/live-gpu-tests.txt"
   if $PY -c "import diffusers, transformers, PIL" 2>/dev/null; then
     $PY -m pytest -p no:cacheprovider -rs -q tests/ai/test_runtime.py >"$OUT/ai-tests.txt" 2>&1 || tests=1
     tail -5 "$OUT/ai-tests.txt"

@@ -29,9 +29,11 @@ from lpengine.capabilities import capability_name
 from lpengine.capability_registry import CapabilityRegistry
 from lpengine.config import EngineConfig
 from lpengine.discovery import Discovery, OrchestratorInfo, OrchestratorRequest
+from lpengine.live.encode import SOFTWARE
 from lpengine.live.streams import LiveStreams
 from lpengine.live.trickle import TrickleServer
 from lpengine.media import codecs
+from lpengine.media.profile import VideoCodec
 from lpengine.media.session import TranscodeSessions
 from lpengine.media.store import RenditionStore
 from lpengine.metrics import Metrics
@@ -125,7 +127,12 @@ class Engine(SegmentWork):
             raise
         self.transcodes.encoders = self.codecs.encoders  # NVENC where it encoded, else software
         self.capabilities.publish("transcoding", codecs.transcoding_offer(self.codecs))
-        self.live = LiveStreams(self.trickle, self.capabilities, config.service_uri)
+        self.live = LiveStreams(
+            self.trickle,
+            self.capabilities,
+            config.service_uri,
+            encoder=self.codecs.encoders.get(VideoCodec.H264, SOFTWARE),
+        )
         self.live.load_models(config.models_dir, config.ai_models)  # in a background thread
         # NOTE: go-livepeer's default; the transcoding workload will report its measured capacity.
         self.sessions.set_auto_capacity("transcoding", DEFAULT_MAX_SESSIONS)

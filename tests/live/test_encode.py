@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from lpengine.live.encode import SINGLE_THREAD_MAX_PIXELS, LiveEncoder, x264_options
+from lpengine.live.encode import SINGLE_THREAD_MAX_PIXELS, LiveEncoder, open_encoder, x264_options
 
 
 class KeepSink:
@@ -59,3 +59,33 @@ def test_reused_buffer_frames_come_out_unchanged(width, height):
     if width * height <= SINGLE_THREAD_MAX_PIXELS:  # one thread, one slice
         settings = x264_settings(bytes(sink.data))
         assert "threads=1 " in settings and "sliced_threads=0" in settings
+
+
+def _nvenc_opens() -> bool:
+    try:
+        LiveEncoder(KeepSink(), 256, 256, encoder="h264_nvenc").close()
+        return True
+    except av.FFmpegError:
+        return False
+
+
+def test_a_stream_gets_nvenc_where_it_opens_and_x264_elsewhere():
+    sink = KeepSink()
+    encoder = open_encoder(sink, 256, 256, preferred="h264_nvenc")
+    assert encoder.encoder == ("h264_nvenc" if _nvenc_opens() else "libx264")
+    frame = np.full((384, 256), 128, np.uint8)
+    for i in range(45):  # 1.5 s: an IDR at 0, then P frames
+        frame[:256] = (i * 5) % 256
+        assert encoder.encode(frame, i / 30)
+    encoder.close()
+    with av.open(io.BytesIO(bytes(sink.data)), format="mpegts") as container:
+        decoded = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    assert len(decoded) == 45
+    assert abs(int(decoded[20].mean()) - 100) <= 3  # frame 20: luma 100
+
+
+def test_an_unknown_encoder_is_refused_before_a_byte_is_written():
+    sink = KeepSink()
+    with pytest.raises(ValueError, match="encoder: expected libx264 or h264_nvenc, got 'libvpx'"):
+        LiveEncoder(sink, 256, 256, encoder="libvpx")
+    assert sink.data == bytearray()

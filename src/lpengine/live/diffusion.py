@@ -150,15 +150,21 @@ class StreamDiffusionPipeline:
         self._in_flight = []  # NOTE: frames in flight were noised for the old schedule
 
     def process(self, frames: Frames) -> Frames:
-        """frames: (1, H, W, 3) float32 RGB in [0, 1], host memory -> the same layout, the
-        frame that entered `steps - 1` calls ago finished (the input itself until then)."""
+        """frames: (1, H, W, 3) float32 RGB in [0, 1], host memory (numpy) or a torch tensor
+        on the model's device -> the same layout, the frame that entered `steps - 1` calls ago
+        finished (the input itself until then); on a CUDA device it stays there."""
         import torch
 
         if self._prompt_embeds is None:
             self.update(self.params)
         pipe, scale = self.model.pipe, self.model.scale
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, self._dtype)
+            x = (
+                frames
+                if isinstance(frames, torch.Tensor)
+                else torch.from_numpy(np.ascontiguousarray(frames))
+            )
+            x = x.to(self.device, self._dtype)
             x = x.permute(0, 3, 1, 2) * 2 - 1
             latents = pipe.vae.encode(x).latent_dist.mean * scale
             t0 = self._timesteps[0]
@@ -171,7 +177,9 @@ class StreamDiffusionPipeline:
             done = batch[-1:]
             image = pipe.vae.decode(done / scale).sample
             image = ((image.float() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1)
-            return np.ascontiguousarray(image.cpu().numpy(), dtype=np.float32)
+            if self.device != "cpu":
+                return image.contiguous()  # NOTE: converted to yuv420p on the device
+            return np.ascontiguousarray(image.numpy(), dtype=np.float32)
 
     def _alpha(self, t: int) -> Any:
         return self.model.alphas[t].to(self._dtype)

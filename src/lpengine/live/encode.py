@@ -10,16 +10,23 @@ are muxed unchanged.
 CPU per frame: x264 reads the caller's yuv420p array in place (no copy into a new frame), and a
 frame up to 640x480 is encoded by one x264 thread as one slice (`x264_options`); larger frames
 keep x264's sliced threads, a slice per core.
+
+On a node whose codec probe proved NVENC (`media.codecs`), streams encode with `h264_nvenc`
+in its low-latency settings (`NVENC_OPTIONS`: no B-frames, no reordering delay, IDRs forced by
+PTS as x264's); `open_encoder` falls back to x264 when NVENC will not open for a stream (a
+consumer GPU's session limit, a driver gone), so a stream never fails for want of NVENC.
 """
 
 from __future__ import annotations
 
+import logging
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import av
 import numpy as np
 from av.video.frame import PictureType
+from av.video.stream import VideoStream
 from numpy.typing import NDArray
 
 IDR_INTERVAL_S = 2.0
@@ -37,10 +44,31 @@ X264_OPTIONS = {
 SINGLE_THREAD_MAX_PIXELS = 640 * 480
 
 
+NVENC_OPTIONS = {
+    "preset": "p4",
+    "tune": "ll",  # low latency
+    "zerolatency": "1",  # no reordering delay
+    "delay": "0",  # no output delay
+    "forced-idr": "1",
+    "rc": "vbr",
+    "cq": "23",  # NOTE: quality-targeted like x264's default CRF 23, no bitrate cap
+}
+SOFTWARE = "libx264"
+log = logging.getLogger(__name__)
+
+
 def x264_options(width: int, height: int) -> dict[str, str]:
     """The encoder's options for a stream of `width` x `height`."""
     threads = "1" if width * height <= SINGLE_THREAD_MAX_PIXELS else "auto"
     return {**X264_OPTIONS, "threads": threads}
+
+
+def encoder_options(encoder: str, width: int, height: int) -> dict[str, str]:
+    if encoder == SOFTWARE:
+        return x264_options(width, height)
+    if encoder == "h264_nvenc":
+        return dict(NVENC_OPTIONS)
+    raise ValueError(f"encoder: expected {SOFTWARE} or h264_nvenc, got {encoder!r}")
 
 
 class Sink(Protocol):
@@ -55,17 +83,31 @@ class LiveEncoder:
     """Encodes and muxes in the calling thread (the session's worker)."""
 
     def __init__(
-        self, sink: Sink, width: int, height: int, rate: int = 30, audio: Any | None = None
+        self,
+        sink: Sink,
+        width: int,
+        height: int,
+        rate: int = 30,
+        audio: Any | None = None,
+        encoder: str = SOFTWARE,
     ) -> None:
+        """Opens `encoder` at once: an encoder that cannot open raises here (av.FFmpegError),
+        before anything is written to `sink`."""
         self.sink = sink
+        self.encoder = encoder
         self._out = av.open(sink, "w", format="mpegts", container_options={"flush_packets": "1"})
-        stream = self._out.add_stream("libx264", rate=rate)
-        ctx = stream.codec_context
-        ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
-        ctx.time_base = TIME_BASE
-        ctx.max_b_frames = 0
-        ctx.gop_size = 1_000_000  # NOTE: IDRs are forced by PTS, never by count
-        ctx.options = x264_options(width, height)
+        try:
+            stream = cast(VideoStream, self._out.add_stream(encoder, rate=rate))
+            ctx = stream.codec_context
+            ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
+            ctx.time_base = TIME_BASE
+            ctx.max_b_frames = 0
+            ctx.gop_size = 1_000_000  # NOTE: IDRs are forced by PTS, never by count
+            ctx.options = encoder_options(encoder, width, height)
+            ctx.open()
+        except BaseException:
+            self._out.close()  # NOTE: nothing was muxed: no byte reaches the sink
+            raise
         self._video = stream
         self._audio = self._out.add_stream_from_template(audio) if audio is not None else None
         self._last_pts: int | None = None
@@ -112,3 +154,16 @@ class LiveEncoder:
                 self._mux(packet)
         finally:
             self._out.close()
+
+
+def open_encoder(
+    sink: Sink, width: int, height: int, audio: Any | None = None, preferred: str = SOFTWARE
+) -> LiveEncoder:
+    """A stream's encoder: `preferred` (the node's proven H.264 encoder), else x264."""
+    if preferred != SOFTWARE:
+        try:
+            return LiveEncoder(sink, width, height, audio=audio, encoder=preferred)
+        except (av.FFmpegError, ValueError) as err:
+            log.warning("%s does not open for a %dx%d stream (%s): x264 encodes it instead",
+                        preferred, width, height, err)  # fmt: skip
+    return LiveEncoder(sink, width, height, audio=audio)

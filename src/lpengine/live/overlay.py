@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from lpengine.live.pipelines import Frames
+from lpengine.live.pipelines import HostFrames
 
 DIM = 0.4  # what the input's brightness is multiplied by
 SPIN_HZ = 1.0  # turns a second
@@ -55,7 +55,7 @@ class LoadingOverlay:
         """Which of the STEPS head angles shows at `time_s` (any clock, in seconds)."""
         return int(time_s * SPIN_HZ * STEPS) % STEPS
 
-    def __call__(self, frames: Frames, time_s: float) -> Frames:
+    def __call__(self, frames: HostFrames, time_s: float) -> HostFrames:
         """frames: (1, height, width, 3) float32 RGB in [0, 1], host memory; dimmed, with the
         spinner at `time_s`'s angle, in place; returns `frames`."""
         if frames.shape != (1, self.height, self.width, 3) or frames.dtype != np.float32:

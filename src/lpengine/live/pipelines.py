@@ -1,12 +1,14 @@
 """Live pipelines: what runs on each frame of a live stream (ai-api.md §9.9).
 
 A pipeline takes model input in the live tensor layout, RGB float32 in [0, 1] of shape
-(1, H, W, 3), host memory, and returns the same layout (H, W may differ from the input's but
-never change mid-stream). Parameters arrive at start and from the control channel; `validate`
-checks them without touching the running pipeline (so a bad update is reported and the stream
-keeps going), `update` applies validated ones in place. Another `model_id` is not a param but a
-reload: the session swaps in another model's pipeline (`lpengine.live.reload`), showing the
-loading overlay meanwhile unless `show_reloading_frame` (BaseParams, checked here) is false.
+(1, H, W, 3), and returns the same layout (H, W may differ from the input's but never change
+mid-stream): numpy arrays in host memory for a pipeline whose `device` is "cpu", torch tensors
+on its CUDA device otherwise (the stream converts frames on that device, `lpengine.live.frames`).
+Parameters arrive at start and from the control channel; `validate` checks them without
+touching the running pipeline (so a bad update is reported and the stream keeps going), `update`
+applies validated ones in place. Another `model_id` is not a param but a reload: the session
+swaps in another model's pipeline (`lpengine.live.reload`), showing the loading overlay
+meanwhile unless `show_reloading_frame` (BaseParams, checked here) is false.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-Frames = NDArray[np.float32]  # (1, H, W, 3) RGB in [0, 1], host memory
+HostFrames = NDArray[np.float32]  # (1, H, W, 3) RGB in [0, 1], host memory
+# NOTE: HostFrames for a "cpu" pipeline, a torch tensor on the pipeline's CUDA device otherwise
+Frames = Any
 
 DEFAULT_SIZE = 512
 MIN_SIZE, MAX_SIZE, SIZE_STEP = 384, 1024, 64  # BaseParams: width, height
@@ -25,6 +29,7 @@ MIN_SIZE, MAX_SIZE, SIZE_STEP = 384, 1024, 64  # BaseParams: width, height
 
 class LivePipeline(Protocol):
     name: str
+    device: str  # "cpu" or a CUDA device ("cuda", "cuda:1"): where process() takes frames
     width: int
     height: int
     params: dict[str, Any]  # the last params applied
@@ -69,6 +74,7 @@ class NoopPipeline:
     """Echoes each frame (ai-runner's `noop`): the reference for tests and benches."""
 
     name = "noop"
+    device = "cpu"
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.width, self.height = base_size(params, None)

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from lpengine.live.channels import OutputSink, StreamChannels
 from lpengine.live.control import StreamControl
 from lpengine.live.decode import ByteFeed, DecodeFailed, run_decoder
-from lpengine.live.encode import LiveEncoder
+from lpengine.live.encode import SOFTWARE, LiveEncoder, open_encoder
 from lpengine.live.frames import InputConverter, OutputConverter
 from lpengine.live.overlay import LoadingOverlay
 from lpengine.live.payments import LivePayments
@@ -68,12 +68,15 @@ class LiveSession(StreamControl):
         model_id: str | None = None,
         switch: ModelSwitch | None = None,
         factory: Factory | None = None,
+        encoder: str = SOFTWARE,
     ) -> None:
         """`factory`: the stream's model, for a retry with default params when the first load
-        with the start params fails (none: no retry)."""
+        with the start params fails (none: no retry); `encoder`: the node's H.264 encoder
+        (`live.encode.open_encoder`)."""
         self.manifest_id = manifest_id
         self.pipeline = pipeline
         self._factory = factory
+        self._encoder = encoder
         self.model_id = pipeline.name if model_id is None else model_id
         self._switch = switch
         self.channels = channels
@@ -306,7 +309,9 @@ class LiveSession(StreamControl):
                 frame, time_s = item
                 p, overlay_mode = self._apply_params()
                 try:
-                    frames = convert_in(frame, p.width, p.height)
+                    # NOTE: the overlay draws on host frames, whatever the pipeline's device
+                    device = p.device if overlay_mode is None else "cpu"
+                    frames = convert_in(frame, p.width, p.height, device)
                     if overlay_mode is None:
                         frames = p.process(frames)
                     elif overlay_mode:
@@ -323,7 +328,9 @@ class LiveSession(StreamControl):
                     continue
                 if encoder is None:
                     h, w = out.shape[0] * 2 // 3, out.shape[1]
-                    encoder = LiveEncoder(self._sink, w, h, audio=self._audio_stream)
+                    encoder = open_encoder(
+                        self._sink, w, h, audio=self._audio_stream, preferred=self._encoder
+                    )
                 while not self._audio.empty():
                     encoder.mux_audio(self._audio.get())
                 if not encoder.encode(out, time_s):

@@ -27,6 +27,7 @@ from lpengine.capabilities import Capability
 from lpengine.capability_registry import CapabilityRegistry, ModelOffer, Offer
 from lpengine.live import pipelines
 from lpengine.live.channels import StreamChannels
+from lpengine.live.encode import SOFTWARE
 from lpengine.live.models import LiveModelLoader, live_entries, load_diffusion
 from lpengine.live.payments import LivePayments
 from lpengine.live.reload import ModelWait
@@ -76,9 +77,12 @@ class LiveStreams:
         service_uri: str,
         capacity: int = DEFAULT_CAPACITY,
         available: Mapping[str, pipelines.Factory] | None = None,
+        encoder: str = SOFTWARE,
     ) -> None:
-        """`available`: model id -> pipeline factory (default: `pipelines.PIPELINES`)."""
+        """`available`: model id -> pipeline factory (default: `pipelines.PIPELINES`);
+        `encoder`: the H.264 encoder streams use (the node's proven one: NVENC or x264)."""
         self.pipelines = dict(pipelines.PIPELINES if available is None else available)
+        self.encoder = encoder
         self.trickle = trickle
         self.registry = registry
         self.base_url = service_uri.rstrip("/") + TRICKLE_PATH
@@ -248,6 +252,7 @@ class LiveStreams:
             model_id=reservation.model_id,
             switch=self,
             factory=factory,
+            encoder=self.encoder,
         )
         self.sessions[mid] = session
         if switch_check is not None:
