@@ -53,6 +53,7 @@ class InputConverter:
     def __init__(self) -> None:
         self._pool: list[NDArray[np.float32]] = []
         self._upload: Any = None  # the yuv420p frame on the device, reused
+        self._upload_on = ""  # the device it is on
 
     def __call__(
         self, frame: NDArray[np.uint8], width: int, height: int, device: str = "cpu"
@@ -86,8 +87,10 @@ class InputConverter:
 
         host = torch.from_numpy(np.ascontiguousarray(frame))
         up = self._upload
-        if up is None or up.shape != host.shape or up.device != torch.device(device):
+        # NOTE: by name: torch.device("cuda") != a tensor's cuda:0
+        if up is None or up.shape != host.shape or self._upload_on != device:
             up = self._upload = torch.empty(host.shape, dtype=torch.uint8, device=device)
+            self._upload_on = device
         up.copy_(host)
         rgb = torch.empty((height, width, 3), dtype=torch.float32, device=device)
         ops.yuv_to_rgb(
