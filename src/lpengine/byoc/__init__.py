@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from lpengine.byoc.job import JobRefused, JobRequest, JobSender
 from lpengine.byoc.registration import Registration, RegistrationError, parse_registration
-from lpengine.byoc.service import Byoc, Job, JobResult, JobToken
+from lpengine.byoc.running import Job, JobResult
+from lpengine.byoc.service import Byoc, JobToken
 from lpengine.byoc.worker import JobInput, JobOutput
 
 __all__ = [

@@ -30,7 +30,8 @@ from typing import Any
 import httpx
 
 from lpengine.byoc.job import INSUFFICIENT_BALANCE, JobRefused
-from lpengine.byoc.service import Byoc, Job, JobResult
+from lpengine.byoc.running import Job, JobResult
+from lpengine.byoc.service import Byoc
 from lpengine.byoc.sse import float_string
 from lpengine.live.trickle import Channel, TrickleServer
 from lpengine.payment import Payment

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from lpengine.byoc import Byoc, JobRefused, JobToken, RegistrationError, parse_registration
 from lpengine.byoc.registration import MAX_REGISTRATION_BYTES
-from lpengine.byoc.service import JobResult
+from lpengine.byoc.running import JobResult
 from lpengine.byoc.stream import MAX_BODY_BYTES, ByocStreams
 from lpengine.payment import Payment
 from lpengine.pm.ticket import minimal_bytes
