@@ -51,6 +51,7 @@ if $PY -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/nu
   $PY -m pytest -p no:cacheprovider -rs -q tests/live/test_gpu.py tests/live/test_encode.py \
     >"$OUT/live-gpu-tests.txt" 2>&1 || tests=1
   tail -5 "$OUT/live-gpu-tests.txt"
+  $PY -m bench.pipelines.bench_live --cuda --iterations 10 | tee "$OUT/bench_live_cuda.jsonl" || tests=1
   if $PY -c "import diffusers, transformers, PIL" 2>/dev/null; then
     $PY -m pytest -p no:cacheprovider -rs -q tests/ai/test_runtime.py >"$OUT/ai-tests.txt" 2>&1 || tests=1
     tail -5 "$OUT/ai-tests.txt"

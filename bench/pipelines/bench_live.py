@@ -1,7 +1,7 @@
 """Live video-to-video with `noop` at 512x512, 30 fps: through the livepeer-gateway SDK, and
 lpengine's per-frame path against the reference runner's.
 
-python -m bench.pipelines.bench_live [--smoke] [--iterations N] [--path-only]
+python -m bench.pipelines.bench_live [--smoke] [--iterations N] [--path-only] [--cuda]
 
 Two records, one run:
 - `path`: the per-frame cost of decode -> convert -> pipeline -> convert back -> encode over a
@@ -32,6 +32,10 @@ Two records, one run:
   Timed apart, not in the target: ai-runner runs the pipeline in a spawned process, each frame
   going there and back through torch multiprocessing queues (`reference_process_hop_cpu_ms`,
   both processes' CPU); lpengine runs it in-process.
+  `--cuda` (a GPU machine: bench/gpu/run.sh): the same record with the pipeline on the GPU:
+  lpengine uploads yuv420p, converts there and back and encodes with NVENC where it opens;
+  ai-runner's tensor goes to CUDA after its host conversions (its `send_input`) and comes back
+  for its host conversions and x264.
 - `sdk`: a `python -m lpengine.serve` subprocess and the real SDK (its own venv, `.venv-sdk`, or
   $LPENGINE_SDK_PYTHON) publishing 512x512 frames at 30 fps with `start_media`/`write_frame`
   and reading `media_output().frames()`. Each frame carries its number in black/white bars;
@@ -45,6 +49,7 @@ Two records, one run:
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -67,7 +72,7 @@ from bench.harness import args, check, emit, machine
 from bench.pipelines.bench_transcode import make_segment
 from bench.serve.server import BenchServer
 from lpengine.live.decode import yuv420p
-from lpengine.live.encode import TIME_BASE, X264_OPTIONS, LiveEncoder
+from lpengine.live.encode import SOFTWARE, TIME_BASE, X264_OPTIONS, LiveEncoder, open_encoder
 from lpengine.live.frames import InputConverter, OutputConverter
 from lpengine.live.pipelines import NoopPipeline
 
@@ -81,6 +86,7 @@ TARGET_SPEEDUP = 2.0
 class NullSink:
     def __init__(self) -> None:
         self.bytes = 0
+        self.encoder = SOFTWARE
 
     def write(self, data: bytes) -> int:
         self.bytes += len(data)
@@ -177,9 +183,10 @@ def two_threads(
     return Run(time.process_time() - cpu0, time.perf_counter() - wall0, stages)
 
 
-def lpengine_path(clip: bytes, sink: NullSink) -> Run:
+def lpengine_path(clip: bytes, sink: NullSink, device: str = "cpu") -> Run:
     """A stream's session: the decoder thread decodes to yuv420p arrays (live/decode.py), the
-    worker converts, runs the pipeline, converts back and encodes (session._work)."""
+    worker converts, runs the pipeline, converts back and encodes (session._work). With a CUDA
+    `device`: noop on that device, the conversions there, NVENC where it opens."""
 
     def decode(put: Callable[[Item], None], t: Stages) -> None:
         with av.open(io.BytesIO(clip), format="mpegts") as container:
@@ -192,19 +199,22 @@ def lpengine_path(clip: bytes, sink: NullSink) -> Run:
 
     def output(get: Callable[[], Item], t: Stages) -> None:
         pipeline = NoopPipeline({})
+        pipeline.device = device
         convert_in, convert = InputConverter(), OutputConverter()
         encoder: LiveEncoder | None = None
+        preferred = SOFTWARE if device == "cpu" else "h264_nvenc"
         while (item := get()) is not None:
             t.lap("decode")  # NOTE: waiting costs no CPU; the queue's own work is counted here
             frame, time_s = item
-            tensor = convert_in(frame, pipeline.width, pipeline.height)
+            tensor = convert_in(frame, pipeline.width, pipeline.height, device)
             t.lap("convert_in")
             result = pipeline.process(tensor)
             t.lap("pipeline")
             out = convert(result)
             t.lap("convert_out")
             if encoder is None:
-                encoder = LiveEncoder(sink, out.shape[1], out.shape[0] * 2 // 3)
+                encoder = open_encoder(sink, out.shape[1], out.shape[0] * 2 // 3, None, preferred)
+                sink.encoder = encoder.encoder
             encoder.encode(out, time_s)
             t.lap("encode")
         assert encoder is not None
@@ -216,7 +226,7 @@ def lpengine_path(clip: bytes, sink: NullSink) -> Run:
     return run
 
 
-def reference_path(clip: bytes, sink: NullSink) -> Run:
+def reference_path(clip: bytes, sink: NullSink, device: str = "cpu") -> Run:
     """ai-runner's way: its decoder thread makes a PIL image, then a float numpy array, then a
     tensor (trickle/decoder.py); its encoder thread turns the pipeline's tensor into bytes, a
     PIL image and a VideoFrame, and encodes (trickle/encoder.py). Its pipeline runs in another
@@ -228,6 +238,8 @@ def reference_path(clip: bytes, sink: NullSink) -> Run:
                 t.lap("decode")
                 image = frame.to_image()  # NOTE: ai-runner's decode_av, step by step
                 tensor = torch.tensor(np.array(image).astype(np.float32) / 255.0).unsqueeze(0)
+                if device != "cpu":
+                    tensor = tensor.to(device)  # NOTE: ai-runner's send_input moves it to CUDA
                 item = (tensor, float(frame.time))
                 t.lap("convert_in")
                 put(item)
@@ -302,14 +314,14 @@ def _process_cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_path(iterations: int, seconds: float) -> dict[str, Any]:
+def bench_path(iterations: int, seconds: float, device: str = "cpu") -> dict[str, Any]:
     clip = make_segment(SIZE, SIZE, FPS, seconds)
     with av.open(io.BytesIO(clip), format="mpegts") as c:
         frames = sum(1 for _ in c.decode(video=0))
     torch.set_num_threads(1)
     paths: dict[str, Callable[[bytes, NullSink], Run]] = {
-        "lpengine": lpengine_path,
-        "reference": reference_path,
+        "lpengine": functools.partial(lpengine_path, device=device),
+        "reference": functools.partial(reference_path, device=device),
     }
     kept = {name: KeepSink() for name in paths}
     for name, fn in paths.items():  # warm up (codecs, the native pool, torch kernels), keep
@@ -331,10 +343,13 @@ def bench_path(iterations: int, seconds: float) -> dict[str, Any]:
 
     lp, ref = ms("lpengine"), ms("reference")
     lp_conv, ref_conv = ms("lpengine", CONVERT), ms("reference", CONVERT)
-    hop = process_hop_ms(frames * 2)
+    # NOTE: on a GPU ai-runner hands CUDA tensors over by IPC handle: the host hop is CPU's
+    hop = process_hop_ms(frames * 2) if device == "cpu" else None
     stage_keys = (*STAGES, "other_threads")
     return {
-        "case": f"path_noop_{SIZE}x{SIZE}",
+        "case": f"path_noop_{SIZE}x{SIZE}" + ("" if device == "cpu" else f"_{device}"),
+        "device": device,
+        "lpengine_encoder": kept["lpengine"].encoder,
         "frames": frames,
         "iterations": iterations,
         "lpengine_cpu_ms_per_frame": round(lp, 3),
@@ -346,8 +361,8 @@ def bench_path(iterations: int, seconds: float) -> dict[str, Any]:
         "speedup_vs_reference_cpu": round(ref / lp, 2),
         "speedup_vs_reference_wall": round(wall("reference") / wall("lpengine"), 2),
         "speedup_vs_reference_convert_cpu": round(ref_conv / lp_conv, 2),
-        "reference_process_hop_cpu_ms": round(hop, 3),
-        "speedup_vs_reference_with_hop_cpu": round((ref + hop) / lp, 2),
+        "reference_process_hop_cpu_ms": None if hop is None else round(hop, 3),
+        "speedup_vs_reference_with_hop_cpu": None if hop is None else round((ref + hop) / lp, 2),
         "lpengine_quality": quality(clip, bytes(kept["lpengine"].data)),
         "reference_quality": quality(clip, bytes(kept["reference"].data)),
         "target_speedup": TARGET_SPEEDUP,
@@ -420,10 +435,22 @@ def bench_sdk(python: Path, seconds: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    a = args(__doc__ or "", {"--path-only": "the `path` record alone (no server, no SDK)"})
+    a = args(
+        __doc__ or "",
+        {
+            "--path-only": "the `path` record alone (no server, no SDK)",
+            "--cuda": "the `path` record on the GPU alone (skipped without one)",
+        },
+    )
     host = machine()
     load = os.getloadavg()
     base = {"machine": host, "load_avg_1m": round(load[0], 2), "size": SIZE, "fps": FPS}
+    if a.cuda:
+        if not torch.cuda.is_available():
+            print("bench_live: cuda case skipped: torch sees no CUDA GPU", file=sys.stderr)
+            return
+        emit({**base, **bench_path(a.iterations, 1.0 if a.smoke else 2.0, "cuda")})
+        return
     emit({**base, **bench_path(a.iterations, 1.0 if a.smoke else 2.0)})
     if a.path_only:
         return
