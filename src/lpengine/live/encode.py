@@ -104,6 +104,8 @@ class LiveEncoder:
             ctx.max_b_frames = 0
             ctx.gop_size = 1_000_000  # NOTE: IDRs are forced by PTS, never by count
             ctx.options = encoder_options(encoder, width, height)
+            if encoder != SOFTWARE:
+                ctx.bit_rate = 0  # NOTE: NVENC's VBR with `cq` and no bitrate: constant quality
             ctx.open()
         except BaseException:
             self._out.close()  # NOTE: nothing was muxed: no byte reaches the sink
