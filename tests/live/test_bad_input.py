@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from lpengine.live.pipelines import NoopPipeline
+from lpengine.live.streams import LiveStreams
 from lpengine.live.trickle import Channel
 from tests.live.clips import decode_frames, decode_indices, ts_segments
 from tests.live.inprocess import Node, collect, errors, events, feed, run_clean
@@ -191,5 +193,40 @@ def test_params_refused_at_start_release_the_slot_and_create_nothing():
             with pytest.raises(ValueError, match=why):
                 node.start(params)
         assert node.live.in_use("noop") == 0 and node.trickle.names() == []
+
+    run_clean(body)
+
+
+class ShrinksAfterTen(NoopPipeline):
+    """Echoes ten frames, then crops every frame: its output resolution changes mid-stream."""
+
+    name = "shrinks"
+
+    def process(self, frames: Any) -> Any:
+        self.calls = getattr(self, "calls", 0) + 1
+        return frames if self.calls <= 10 else frames[:, 64:, 64:].copy()
+
+
+def test_a_pipeline_whose_output_resolution_changes_is_stopped_after_three_errors():
+    async def body(node: Node) -> None:
+        available = {"noop": NoopPipeline, "shrinks": ShrinksAfterTen}
+        node.live = LiveStreams(
+            node.trickle, node.registry, "https://127.0.0.1:1", available=available
+        )
+        bad = node.live.start(node.live.reserve("shrinks"), {"width": 448, "height": 448})
+        clean = node.live.start(node.live.reserve("noop"), {})
+        ev = asyncio.ensure_future(events(node.channel(bad, "-events")))
+        outs = [asyncio.ensure_future(collect(node.channel(j, "-out"))) for j in (bad, clean)]
+        clip = ts_segments(2.0)
+        feeds = [asyncio.ensure_future(feed(node.channel(j), clip)) for j in (bad, clean)]
+        errs = errors(await asyncio.wait_for(ev, 20))  # the bad stream stops: its events end
+        bad_out = await asyncio.wait_for(outs[0], 20)
+        await feeds[1]
+        await finish(node, node.channel(clean))
+        await asyncio.gather(feeds[0], return_exceptions=True)
+        resized = "Cannot change output resolution mid-stream (448x448 -> 384x384)"
+        assert errs.count(f"live-video-to-video pipeline error: {resized}") == 3, errs
+        assert 1 <= len(decode_indices(bad_out)) <= 10  # the frames before the change only
+        assert_clean_output(await asyncio.wait_for(outs[1], 20), 59, at_least=50)
 
     run_clean(body)

@@ -71,6 +71,11 @@ def encoder_options(encoder: str, width: int, height: int) -> dict[str, str]:
     raise ValueError(f"encoder: expected {SOFTWARE} or h264_nvenc, got {encoder!r}")
 
 
+def resolution(yuv420p_shape: tuple[int, ...]) -> str:
+    """'WxH' of a [H * 3 / 2, W] yuv420p frame's shape."""
+    return f"{yuv420p_shape[1]}x{yuv420p_shape[0] * 2 // 3}"
+
+
 class Sink(Protocol):
     def write(self, data: bytes) -> int: ...
 
@@ -95,6 +100,7 @@ class LiveEncoder:
         before anything is written to `sink`."""
         self.sink = sink
         self.encoder = encoder
+        self.frame_shape = (height * 3 // 2, width)  # the yuv420p frames it takes
         self._out = av.open(sink, "w", format="mpegts", container_options={"flush_packets": "1"})
         try:
             stream = cast(VideoStream, self._out.add_stream(encoder, rate=rate))
@@ -120,6 +126,11 @@ class LiveEncoder:
     def encode(self, frame: NDArray[np.uint8], time_s: float) -> bool:
         """frame: [H * 3 / 2, W] uint8 yuv420p; returns False for a frame dropped because its
         time does not follow the last one's."""
+        if frame.shape != self.frame_shape:
+            raise ValueError(
+                f"Cannot change output resolution mid-stream ({resolution(self.frame_shape)} -> "
+                f"{resolution(frame.shape)})"
+            )
         pts = round(time_s / TIME_BASE)
         if self._last_pts is not None and pts <= self._last_pts:
             return False
