@@ -51,7 +51,11 @@ class InputConverter:
     POOL_SIZE = 4
 
     def __init__(self) -> None:
-        self._pool: list[NDArray[np.float32]] = []
+        self._pool: list[NDArray[np.float32]] = [np.empty(0, np.float32)]
+        # NOTE: the count `_unused` sees for an array only the pool holds, measured the same
+        # way (interpreters count borrowed references differently)
+        self._free_refs = self._refs(0)
+        self._pool.clear()
         self._upload: Any = None  # the yuv420p frame on the device, reused
         self._upload_on = ""  # the device it is on
 
@@ -72,15 +76,16 @@ class InputConverter:
 
     def _free(self, shape: tuple[int, int, int]) -> NDArray[np.float32] | None:
         self._pool = [buf for buf in self._pool if buf.shape == shape]
-        for buf in self._pool:
-            # NOTE: 3 references = the pool's list, this loop's name and getrefcount's
-            # argument: nothing else (no view, no tensor) holds the array.
-            if sys.getrefcount(buf) <= 3:
-                return buf
+        for i in range(len(self._pool)):
+            if self._refs(i) <= self._free_refs:  # nothing else (no view, no tensor) holds it
+                return self._pool[i]
         if len(self._pool) < self.POOL_SIZE:
             self._pool.append(np.empty(shape, np.float32))
             return self._pool[-1]
         return None
+
+    def _refs(self, i: int) -> int:
+        return sys.getrefcount(self._pool[i])
 
     def _on_device(self, frame: NDArray[np.uint8], width: int, height: int, device: str) -> Any:
         import torch
