@@ -126,11 +126,7 @@ class LiveEncoder:
     def encode(self, frame: NDArray[np.uint8], time_s: float) -> bool:
         """frame: [H * 3 / 2, W] uint8 yuv420p; returns False for a frame dropped because its
         time does not follow the last one's."""
-        if frame.shape != self.frame_shape:
-            raise ValueError(
-                f"Cannot change output resolution mid-stream ({resolution(self.frame_shape)} -> "
-                f"{resolution(frame.shape)})"
-            )
+        self.check_size(frame)
         pts = round(time_s / TIME_BASE)
         if self._last_pts is not None and pts <= self._last_pts:
             return False
@@ -146,6 +142,14 @@ class LiveEncoder:
             self._mux(packet)
         self.frames += 1
         return True
+
+    def check_size(self, frame: NDArray[np.uint8]) -> None:
+        """ValueError unless `frame` has the stream's size (ai-runner's message)."""
+        if frame.shape != self.frame_shape:
+            raise ValueError(
+                f"Cannot change output resolution mid-stream ({resolution(self.frame_shape)} -> "
+                f"{resolution(frame.shape)})"
+            )
 
     def mux_audio(self, packet: Any) -> None:
         """An input audio packet, unchanged (dropped before the first video segment starts)."""

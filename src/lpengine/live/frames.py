@@ -75,7 +75,8 @@ class InputConverter:
         return buf[None]
 
     def _free(self, shape: tuple[int, int, int]) -> NDArray[np.float32] | None:
-        self._pool = [buf for buf in self._pool if buf.shape == shape]
+        if self._pool and self._pool[0].shape != shape:  # NOTE: the pool holds one shape
+            self._pool = []
         for i in range(len(self._pool)):
             if self._refs(i) <= self._free_refs:  # nothing else (no view, no tensor) holds it
                 return self._pool[i]

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from lpengine.live.channels import OutputSink, StreamChannels
 from lpengine.live.control import StreamControl
 from lpengine.live.decode import ByteFeed, DecodeFailed, run_decoder
-from lpengine.live.encode import SOFTWARE, LiveEncoder, open_encoder, resolution
+from lpengine.live.encode import SOFTWARE, LiveEncoder, open_encoder
 from lpengine.live.frames import InputConverter, OutputConverter
 from lpengine.live.overlay import LoadingOverlay
 from lpengine.live.payments import LivePayments
@@ -319,11 +319,8 @@ class LiveSession(StreamControl):
                             overlay = LoadingOverlay(p.width, p.height)
                         frames = overlay(frames, time.monotonic())
                     out = convert(frames)
-                    if encoder is not None and out.shape != encoder.frame_shape:
-                        was, now = resolution(encoder.frame_shape), resolution(out.shape)
-                        raise ValueError(
-                            f"Cannot change output resolution mid-stream ({was} -> {now})"
-                        )
+                    if encoder is not None:
+                        encoder.check_size(out)  # NOTE: a pipeline failure, not the output's
                 except Exception as err:
                     failures += 1
                     self.error(f"live-video-to-video pipeline error: {err}")
